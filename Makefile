@@ -1,0 +1,49 @@
+# bastion — developer and CI entry points. Everything runs from a local virtualenv (.venv).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TESTS  ?= tests
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck unit dev clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Installs bastion with its test dependencies. torch is pinned to the local CPU build first, so
+# nothing below it can pull a newer (CUDA) release.
+$(VENV)/.dev-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(VENV)/.demo-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[examples]'
+	touch $@
+
+dev: $(VENV)/.dev-installed
+
+## demo: install bastion, build the example project's models, scan them
+demo: $(VENV)/.demo-installed
+	$(BIN)/python examples/build_models.py examples/models
+	-$(BIN)/bastion scan examples/models
+
+lint: dev
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+
+typecheck: dev
+	$(BIN)/mypy
+
+unit: dev
+	$(BIN)/pytest $(TESTS) $(PYTEST_ARGS)
+
+## test: the whole suite, as CI runs it
+test: lint typecheck unit
+
+bench: dev
+	$(BIN)/python bench/scan_models.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache examples/models

@@ -1,0 +1,1 @@
+"""The command line: one thin module per subcommand, wired together in :mod:`bastion.cli.app`."""

@@ -1,0 +1,46 @@
+"""The ``bastion`` command: subcommands are registered here, each defined in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from bastion import __version__
+from bastion.cli import rules, scan
+from bastion.cli.common import EXIT_CODES_HELP
+
+app = typer.Typer(
+    name="bastion",
+    help="Secure AI pipelines end to end: scan, assess, sign and guard ML models.\n\n"
+    + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bastion {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_callback(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Secure AI pipelines end to end."""
+
+
+app.command("scan", help=scan.scan_command.__doc__)(scan.scan_command)
+app.add_typer(rules.app, name="rules")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

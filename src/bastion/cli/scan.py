@@ -1,0 +1,172 @@
+"""``bastion scan PATH``: the CI gate."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bastion.cli.common import EXIT_CODES_HELP, handle_errors, stderr_console, write_output
+from bastion.config import find_config, load_config
+from bastion.core import Severity
+from bastion.errors import UsageError
+from bastion.policy.evaluate import evaluate
+from bastion.policy.model import Policy
+from bastion.registry import default_registry
+from bastion.report import OutputFormat, ReportInput, reporter_for
+from bastion.report.console import print_report
+from bastion.scan.engine import ScanOptions, scan
+from bastion.scan.interface import ScanSettings
+
+
+class _Bar:
+    """Adapts a Rich progress bar to the engine's progress sink."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("scanning"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task = self._progress.add_task("scan", total=0)
+
+    def start(self, total: int) -> None:
+        self._progress.update(self._task, total=total)
+        self._progress.start()
+
+    def advance(self, count: int) -> None:
+        self._progress.advance(self._task, count)
+
+    def finish(self) -> None:
+        self._progress.stop()
+
+
+def apply_flags(
+    policy: Policy,
+    *,
+    fail_on: str | None,
+    fail_on_skipped: bool | None,
+    select: list[str] | None,
+    disable: list[str] | None,
+    allow_global: list[str] | None,
+    exclude: list[str] | None,
+) -> Policy:
+    """Command-line flags override the policy file."""
+    changes: dict[str, object] = {}
+    if fail_on is not None:
+        try:
+            changes["fail_on"] = Severity.parse(fail_on)
+        except ValueError as exc:
+            raise UsageError(f"--fail-on: {exc}") from None
+    if fail_on_skipped is not None:
+        changes["fail_on_skipped"] = fail_on_skipped
+    if select:
+        changes["select"] = tuple(select)
+    if disable:
+        changes["disable"] = policy.disable + tuple(disable)
+    if allow_global:
+        changes["allow_globals"] = policy.allow_globals + tuple(allow_global)
+    if exclude:
+        changes["exclude"] = policy.exclude + tuple(exclude)
+    return dataclasses.replace(policy, **changes)  # type: ignore[arg-type]
+
+
+@handle_errors
+def scan_command(
+    path: Annotated[Path, typer.Argument(help="File, directory or archive to scan.")],
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Report format.")
+    ] = OutputFormat.TABLE,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Policy file (default: nearest bastion.toml or "
+            "pyproject.toml with [tool.bastion]).",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        str | None, typer.Option(help="Lowest severity that fails the gate.")
+    ] = None,
+    fail_on_skipped: Annotated[
+        bool | None,
+        typer.Option(
+            "--fail-on-skipped/--no-fail-on-skipped",
+            help="Fail when an artifact could not be fully checked.",
+        ),
+    ] = None,
+    select: Annotated[
+        list[str] | None, typer.Option(help="Only these rules (id, id prefix or standard tag).")
+    ] = None,
+    disable: Annotated[list[str] | None, typer.Option(help="Disable rules (id or prefix).")] = None,
+    allow_global: Annotated[
+        list[str] | None, typer.Option(help="Trust a pickle global (glob, e.g. 'mypkg.*').")
+    ] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Skip paths (glob).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: automatic).")
+    ] = None,
+    no_default_excludes: Annotated[
+        bool, typer.Option(help="Also scan .git, virtualenvs and caches.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Scan model files (statically: nothing is ever loaded) and report what they would do."""
+    if not path.exists() and not path.is_symlink():
+        raise UsageError(f"{path}: no such file or directory")
+    config_path = config if config is not None else find_config(path)
+    loaded = load_config(config_path)
+    policy = apply_flags(
+        loaded.policy,
+        fail_on=fail_on,
+        fail_on_skipped=fail_on_skipped,
+        select=select,
+        disable=disable,
+        allow_global=allow_global,
+        exclude=exclude,
+    )
+    settings = ScanSettings(
+        limits=policy.limits,
+        allow_globals=policy.allow_globals,
+        deny_globals=policy.deny_globals,
+    )
+    options = ScanOptions(
+        settings=settings,
+        exclude=policy.exclude,
+        default_excludes=not no_default_excludes,
+        workers=workers,
+    )
+    err = stderr_console()
+    progress = _Bar(err) if (not quiet and err.is_terminal) else None
+    registry = default_registry()
+    result = scan(path, options, registry=registry, progress=progress)
+    verdict = evaluate(result, policy)
+    report = ReportInput(result, verdict, registry)
+    if fmt is OutputFormat.TABLE and output is None:
+        print_report(report, Console(), verbose=verbose)
+    else:
+        write_output(reporter_for(fmt).render(report), output)
+        if output is not None and not quiet:
+            state = "passed" if verdict.passed else "FAILED"
+            err.print(
+                f"bastion: {len(verdict.findings)} finding(s), {len(result.skipped)} skipped; "
+                f"gate {state}; report written to {output}"
+            )
+    sys.stdout.flush()
+    raise typer.Exit(int(verdict.exit_code))
+
+
+scan_command.__doc__ = (scan_command.__doc__ or "") + "\n\n" + EXIT_CODES_HELP

@@ -1,0 +1,202 @@
+"""Loading the policy file: ``bastion.toml``, or ``[tool.bastion]`` in ``pyproject.toml``.
+
+The file is validated with pydantic; any mistake is a :class:`~bastion.errors.ConfigError` that
+names the file, the key and the problem. Sections other commands own (``[assess]``, ``[gateway]``,
+``[sign]``…) are kept as raw tables in :attr:`LoadedConfig.sections` for those commands to validate.
+
+Example ``bastion.toml``::
+
+    fail_on = "high"
+    fail_on_skipped = true
+    allow_globals = ["mycompany.models.*"]
+    exclude = ["tests/fixtures/**"]
+
+    [[overrides]]
+    paths = ["legacy/**"]
+    fail_on = "critical"
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bastion.core import Severity
+from bastion.errors import ConfigError
+from bastion.policy.model import PathOverride, Policy
+from bastion.scan.limits import Limits
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_NAMES = ("bastion.toml", ".bastion.toml")
+
+#: Top-level tables owned by other commands; validated where they are used.
+OTHER_SECTIONS = (
+    "assess",
+    "gateway",
+    "sign",
+    "verify",
+    "deploy",
+    "attest",
+    "bom",
+    "store",
+    "baseline",
+    "posture",
+    "report",
+    "scan",
+)
+
+
+class _LimitsModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_file_bytes: int | None = Field(default=None, gt=0)
+    max_pickle_bytes: int | None = Field(default=None, gt=0)
+    max_opcodes: int | None = Field(default=None, gt=0)
+    max_members: int | None = Field(default=None, gt=0)
+    max_member_bytes: int | None = Field(default=None, gt=0)
+    max_total_decompressed: int | None = Field(default=None, gt=0)
+    max_compression_ratio: int | None = Field(default=None, gt=0)
+    max_depth: int | None = Field(default=None, gt=0, le=64)
+    max_text_bytes: int | None = Field(default=None, gt=0)
+    seconds_per_artifact: float | None = Field(default=None, gt=0)
+
+
+def _severity(value: object) -> Severity:
+    if isinstance(value, Severity):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be a severity name (info, low, medium, high, critical)")
+    return Severity.parse(value)
+
+
+class _OverrideModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[str] = Field(min_length=1)
+    fail_on: str | None = None
+    disable: list[str] = []
+
+    @field_validator("fail_on")
+    @classmethod
+    def _check_fail_on(cls, value: str | None) -> str | None:
+        if value is not None:
+            _severity(value)
+        return value
+
+
+class _PolicyModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fail_on: str = "high"
+    fail_on_skipped: bool = False
+    select: list[str] = []
+    disable: list[str] = []
+    allow_globals: list[str] = []
+    deny_globals: list[str] = []
+    exclude: list[str] = []
+    overrides: list[_OverrideModel] = []
+    limits: _LimitsModel = _LimitsModel()
+
+    @field_validator("fail_on")
+    @classmethod
+    def _check_fail_on(cls, value: str) -> str:
+        _severity(value)
+        return value
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """The policy plus the raw sections other commands read."""
+
+    policy: Policy
+    sections: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest ``bastion.toml`` or ``pyproject.toml`` with ``[tool.bastion]``, upwards."""
+    here = start if start.is_dir() else start.parent
+    for directory in (here.absolute(), *here.absolute().parents):
+        for name in CONFIG_NAMES:
+            candidate = directory / name
+            if candidate.is_file():
+                return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and _has_tool_section(pyproject):
+            return pyproject
+        if (directory / ".git").exists():
+            break
+    return None
+
+
+def _has_tool_section(path: Path) -> bool:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(data.get("tool"), dict) and "bastion" in data["tool"]
+
+
+def load_config(path: Path | None) -> LoadedConfig:
+    """Load and validate a config file; ``None`` gives the defaults."""
+    if path is None:
+        return LoadedConfig(Policy())
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"cannot read: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"invalid TOML: {exc}") from exc
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        data = tool.get("bastion", {}) if isinstance(tool, dict) else {}
+        if not isinstance(data, dict):
+            raise ConfigError(str(path), "[tool.bastion] must be a table")
+    return parse_config(data, source=str(path), path=path)
+
+
+def parse_config(data: dict[str, Any], *, source: str, path: Path | None = None) -> LoadedConfig:
+    """Validate an already-parsed config table."""
+    sections = {k: data[k] for k in OTHER_SECTIONS if k in data}
+    policy_data = {k: v for k, v in data.items() if k not in OTHER_SECTIONS}
+    try:
+        model = _PolicyModel.model_validate(policy_data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(source, problems) from None
+    limit_values = {k: v for k, v in model.limits.model_dump().items() if v is not None}
+    policy = Policy(
+        fail_on=_severity(model.fail_on),
+        fail_on_skipped=model.fail_on_skipped,
+        select=tuple(model.select),
+        disable=tuple(model.disable),
+        allow_globals=tuple(model.allow_globals),
+        deny_globals=tuple(model.deny_globals),
+        exclude=tuple(model.exclude),
+        overrides=tuple(
+            PathOverride(
+                paths=tuple(o.paths),
+                fail_on=_severity(o.fail_on) if o.fail_on else None,
+                disable=tuple(o.disable),
+            )
+            for o in model.overrides
+        ),
+        limits=Limits(**limit_values),
+        source=source,
+    )
+    return LoadedConfig(policy, sections, path)

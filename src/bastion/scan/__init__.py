@@ -1,0 +1,1 @@
+"""Scanning: discovery, format detection, the engine and the format analyzers."""

@@ -1,0 +1,260 @@
+"""Format detection by content: magic bytes, zip directories, HDF5 and protobuf shapes.
+
+The extension is only a hint, used where bytes alone are ambiguous (protocol-0 pickles, raw
+protobuf). A file can be several things at once (a pickle with a zip appended: PyTorch reads the
+pickle, a zip tool reads the archive), so detection returns every format that applies, the one a
+loader would most likely use first.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import struct
+
+from bastion.scan.blob import Blob
+from bastion.scan.formats import zipread
+from bastion.scan.limits import Limits
+
+#: Extensions that name model or serialized-object files; an unknown binary with one is suspicious.
+MODEL_EXTENSIONS = frozenset(
+    {
+        ".pkl",
+        ".pickle",
+        ".p",
+        ".pck",
+        ".pt",
+        ".pth",
+        ".bin",
+        ".ckpt",
+        ".joblib",
+        ".jbl",
+        ".sav",
+        ".model",
+        ".mdl",
+        ".npy",
+        ".npz",
+        ".h5",
+        ".hdf5",
+        ".keras",
+        ".pb",
+        ".onnx",
+        ".safetensors",
+        ".gguf",
+        ".ggml",
+        ".tflite",
+        ".mar",
+        ".dill",
+        ".cloudpkl",
+        ".dat",
+        ".pkl.gz",
+        ".pt2",
+        ".mlmodel",
+        ".msgpack",
+        ".nemo",
+        ".llamafile",
+        ".zip",
+    }
+)
+
+_PICKLE_HINT_EXT = frozenset(
+    {
+        ".pkl",
+        ".pickle",
+        ".p",
+        ".pck",
+        ".pt",
+        ".pth",
+        ".bin",
+        ".ckpt",
+        ".joblib",
+        ".jbl",
+        ".sav",
+        ".model",
+        ".mdl",
+        ".dill",
+        ".dat",
+        ".data",
+        "",
+    }
+)
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_TORCH_LEGACY_MAGIC = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+_IDENT = re.compile(rb"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+_MEDIA_MAGICS: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image"),
+    (b"\xff\xd8\xff", "image"),
+    (b"GIF87a", "image"),
+    (b"GIF89a", "image"),
+    (b"%PDF-", "document"),
+    (b"RIFF", "media"),
+    (b"\x00\x00\x01\x00", "image"),
+    (b"OggS", "media"),
+    (b"fLaC", "media"),
+    (b"ID3", "media"),
+)
+
+
+def extension(name: str) -> str:
+    """Lower-case extension, with ``.pkl.gz``-style double extensions kept for compressed files."""
+    base = posixpath.basename(name).lower()
+    root, ext = posixpath.splitext(base)
+    if ext in {".gz", ".bz2", ".xz", ".lzma", ".z", ".zst", ".lz4"}:
+        inner = posixpath.splitext(root)[1]
+        return inner + ext if inner else ext
+    return ext
+
+
+def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ...]:
+    """Every format ``blob`` can be read as, most likely first; ``("unknown",)`` when none."""
+    limits = limits or Limits()
+    head = blob.head(4096)
+    size = blob.size
+    if size == 0 or not head:
+        return ("empty",)
+    formats: list[str] = []
+    lower = posixpath.basename(name).lower()
+
+    primary = _by_magic(head, lower)
+    if primary:
+        formats.append(primary)
+    elif _looks_like_pickle(head, lower):
+        formats.append("pytorch-legacy" if _is_torch_legacy(head) else "pickle")
+
+    # A zip directory at the end makes the file a zip too, whatever comes first.
+    if "zip" not in "".join(formats) and primary not in {"7z", "gguf", "safetensors"}:
+        if zipread.has_zip_signature(blob):
+            formats.append(zip_flavor(blob, limits))
+    if formats:
+        return tuple(dict.fromkeys(formats))
+
+    if lower == "saved_model.pb":
+        return ("tf-savedmodel",)
+    if lower == "keras_metadata.pb":
+        return ("keras-metadata",)
+    if lower.endswith(".onnx") or _looks_like_onnx(head):
+        return ("onnx",)
+    if _is_text(head):
+        return ("text",)
+    return ("unknown",)
+
+
+def _by_magic(head: bytes, lower: str) -> str | None:
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return None  # resolved with the directory below, to tell zip flavours apart
+    if head.startswith(b"\x93NUMPY"):
+        return "numpy"
+    if head.startswith(b"GGUF"):
+        return "gguf"
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return "7z"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"BZh") and len(head) > 3 and head[3:4].isdigit():
+        return "bzip2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return "zstd"
+    if head.startswith(b"\x04\x22\x4d\x18"):
+        return "lz4"
+    if head.startswith(b"ZF") and lower.endswith((".pkl", ".joblib", ".z", ".gz", ".jbl")):
+        return "joblib-zfile"
+    if _is_hdf5(head):
+        return "hdf5"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    if _is_safetensors(head):
+        return "safetensors"
+    if head[:1] == b"\x5d" and head[1:3] == b"\x00\x00" and lower.endswith((".lzma", ".xz")):
+        return "lzma"
+    if _is_zlib(head) and lower.endswith((".z", ".zlib", ".joblib", ".pkl", ".jbl")):
+        return "zlib"
+    if len(head) >= 8 and head[4:8] == b"TFL3":
+        return "tflite"
+    for magic, fmt in _MEDIA_MAGICS:
+        if head.startswith(magic):
+            return fmt
+    return None
+
+
+def _is_hdf5(head: bytes) -> bool:
+    # The superblock may follow a user block of 512, 1024, 2048… bytes; the head covers 0–2048.
+    return any(head[off : off + 8] == _HDF5_MAGIC for off in (0, 512, 1024, 2048))
+
+
+def _is_safetensors(head: bytes) -> bool:
+    if len(head) < 10:
+        return False
+    (length,) = struct.unpack("<Q", head[:8])
+    return 2 <= length <= 512 * 1024 * 1024 and head[8:9] == b"{"
+
+
+def _is_zlib(head: bytes) -> bool:
+    if len(head) < 2:
+        return False
+    cmf, flg = head[0], head[1]
+    return cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0
+
+
+def _is_torch_legacy(head: bytes) -> bool:
+    return head[:2] == b"\x80\x02" and head[2:14] == _TORCH_LEGACY_MAGIC
+
+
+def _looks_like_pickle(head: bytes, lower: str) -> bool:
+    """Protocol 2+ starts with PROTO; protocols 0 and 1 need a structural probe."""
+    if len(head) >= 2 and head[0] == 0x80 and 1 <= head[1] <= 5:
+        return True
+    from bastion.scan.formats.pickle.probe import probe_pickle
+
+    verdict = probe_pickle(head)
+    if verdict.complete:
+        return True
+    if verdict.imports_valid_global:
+        return True
+    ext = posixpath.splitext(lower)[1]
+    return verdict.plausible and ext in _PICKLE_HINT_EXT and ext != ""
+
+
+def _looks_like_onnx(head: bytes) -> bool:
+    # ModelProto: field 1 (ir_version, varint) then usually producer_name (2) / graph (7).
+    if len(head) < 4 or head[0] != 0x08 or not 1 <= head[1] <= 20:
+        return False
+    return head[2] in (0x12, 0x1A, 0x22, 0x2A, 0x3A, 0x42)
+
+
+def _is_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the head is still text.
+        return exc.start >= len(head) - 4
+    return True
+
+
+def zip_flavor(blob: Blob, limits: Limits) -> str:
+    """``pytorch-zip``, ``keras``, ``npz`` or plain ``zip``, from the directory's member names."""
+    try:
+        listing = zipread.list_entries(blob, limits)
+    except Exception:
+        return "zip"
+    names = [e.name for e in listing.entries if not e.is_dir]
+    if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+        return "pytorch-zip"
+    base = {posixpath.basename(n) for n in names}
+    if "config.json" in names and ("model.weights.h5" in names or "metadata.json" in names):
+        return "keras"
+    if names and all(n.endswith(".npy") for n in names):
+        return "npz"
+    if "constants.pkl" in base:
+        return "pytorch-zip"
+    return "zip"
+
+
+def is_valid_global_name(raw: bytes) -> bool:
+    """A dotted Python identifier, as GLOBAL/INST operands are in real pickles."""
+    return bool(_IDENT.match(raw))

@@ -1,0 +1,306 @@
+"""The scan engine: walk a target, detect every file by content, analyze it, collect one result.
+
+>>> from bastion.scan.engine import scan
+>>> result = scan("examples/models")            # doctest: +SKIP
+>>> [f.rule_id for f in result.findings]        # doctest: +SKIP
+['BST-PKL-001']
+
+Files are analyzed in a process pool when there are many (a crashed worker costs one skipped
+file, not the scan), in process otherwise. Output order is deterministic whatever the pool did.
+The engine does no printing and no formatting: progress goes to an optional sink.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import posixpath
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+from bastion.core import (
+    Artifact,
+    ArtifactKind,
+    Finding,
+    ScanResult,
+    Skipped,
+    SkipReason,
+)
+from bastion.registry import Registry, default_registry
+from bastion.scan.blob import Blob, FileBlob
+from bastion.scan.detect import MODEL_EXTENSIONS, detect, extension
+from bastion.scan.discover import (
+    DEFAULT_EXCLUDES,
+    Candidate,
+    Excluder,
+    LinkEscape,
+    WalkError,
+    walk,
+)
+from bastion.scan.formats.general import (
+    CODE_CARRYING_FORMATS,
+    DISGUISED_FORMAT,
+    SAFE_FORMAT_EXTENSIONS,
+    SYMLINK_ESCAPE,
+    UNREADABLE_FILE,
+    UNRECOGNIZED_MODEL,
+)
+from bastion.scan.interface import AnalysisContext, ScanSettings, _Sink
+
+#: Below this many files the pool's start-up costs more than it saves.
+_POOL_MIN_FILES = 24
+_CHUNK_FILES = 8
+
+
+class ProgressSink(Protocol):
+    """Receives progress; the CLI attaches a progress bar, library callers usually nothing."""
+
+    def start(self, total: int) -> None:
+        """The number of files about to be analyzed."""
+
+    def advance(self, count: int) -> None:
+        """``count`` more files are done."""
+
+    def finish(self) -> None:
+        """The scan is over."""
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How to scan: analyzer settings, exclusions and parallelism."""
+
+    settings: ScanSettings = field(default_factory=ScanSettings)
+    exclude: tuple[str, ...] = ()
+    default_excludes: bool = True
+    workers: int | None = None
+
+
+@dataclass
+class FileOutcome:
+    """Everything one top-level file produced (sent back from a worker)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
+    not_applicable: int = 0
+
+
+def analyze_file(
+    candidate: Candidate, settings: ScanSettings, registry: Registry | None = None
+) -> FileOutcome:
+    """Detect and analyze one file; never raises for anything the file contains."""
+    registry = registry or default_registry()
+    sink = _Sink()
+    rel = candidate.rel
+    try:
+        blob = FileBlob(candidate.path)
+    except OSError as exc:
+        return _unreadable(rel, exc)
+    ctx = AnalysisContext(
+        rel, registry, settings, sink=sink, detector=_detector(settings, registry)
+    )
+    try:
+        try:
+            formats = _detector(settings, registry)(blob, rel)
+        except OSError as exc:
+            return _unreadable(rel, exc)
+        _engine_checks(ctx, formats, rel)
+        ctx.run(blob, formats)
+    finally:
+        blob.close()
+    return FileOutcome(sink.findings, sink.skipped, sink.artifacts, sink.not_applicable)
+
+
+def _detector(settings: ScanSettings, registry: Registry) -> Callable[[Blob, str], tuple[str, ...]]:
+    def run(blob: Blob, name: str) -> tuple[str, ...]:
+        formats = detect(blob, name, settings.limits)
+        if formats in (("unknown",), ("text",)):
+            claimed = registry.sniff(blob.head(4096), name)
+            if claimed:
+                return (claimed,)
+        return formats
+
+    return run
+
+
+def _unreadable(rel: str, exc: OSError) -> FileOutcome:
+    from bastion.core import Location
+
+    detail = f"cannot read: {exc.strerror or exc}"
+    return FileOutcome(
+        findings=[UNREADABLE_FILE.finding(Location(rel), f"{rel}: {detail}.", evidence=detail)],
+        skipped=[Skipped(rel, SkipReason.UNREADABLE, detail)],
+    )
+
+
+def _engine_checks(ctx: AnalysisContext, formats: tuple[str, ...], rel: str) -> None:
+    ext = extension(rel)
+    last_ext = posixpath.splitext(rel)[1].lower()
+    if last_ext in SAFE_FORMAT_EXTENSIONS and formats[0] in CODE_CARRYING_FORMATS:
+        ctx.report(
+            DISGUISED_FORMAT.finding(
+                ctx.location(),
+                f"{rel} is named like {last_ext} but its content is {formats[0]}; "
+                "it is analyzed as what it is.",
+                evidence=f"{last_ext}->{formats[0]}",
+            )
+        )
+    if formats == ("unknown",) and ext in MODEL_EXTENSIONS:
+        ctx.report(
+            UNRECOGNIZED_MODEL.finding(
+                ctx.location(),
+                f"{rel} has a model extension ({ext}) but matches no known format.",
+                evidence=ext,
+            )
+        )
+
+
+def scan(
+    target: str | os.PathLike[str],
+    options: ScanOptions | None = None,
+    *,
+    registry: Registry | None = None,
+    progress: ProgressSink | None = None,
+) -> ScanResult:
+    """Scan a file or directory and return everything found, skipped and seen."""
+    options = options or ScanOptions()
+    registry = registry or default_registry()
+    root = Path(target)
+    started = datetime.now(timezone.utc)
+    patterns = (DEFAULT_EXCLUDES if options.default_excludes else ()) + options.exclude
+    candidates: list[Candidate] = []
+    pre = FileOutcome()
+    for event in walk(root, Excluder(patterns)):
+        if isinstance(event, Candidate):
+            candidates.append(event)
+        elif isinstance(event, LinkEscape):
+            from bastion.core import Location
+
+            pre.findings.append(
+                SYMLINK_ESCAPE.finding(
+                    Location(event.rel),
+                    f"{event.rel} links to {event.target}, outside the scanned directory; "
+                    "the target was not scanned.",
+                    evidence=event.target,
+                )
+            )
+            pre.skipped.append(
+                Skipped(event.rel, SkipReason.UNSUPPORTED, "symlink leaves the root")
+            )
+        elif isinstance(event, WalkError):
+            pre.skipped.append(Skipped(event.rel, SkipReason.UNREADABLE, event.detail))
+    if progress is not None:
+        progress.start(len(candidates))
+    outcomes = [pre, *_run(candidates, options, registry, progress)]
+    if progress is not None:
+        progress.finish()
+    return _collect(str(root), started, outcomes)
+
+
+def _collect(root: str, started: datetime, outcomes: Iterable[FileOutcome]) -> ScanResult:
+    findings: list[Finding] = []
+    skipped: list[Skipped] = []
+    artifacts: list[Artifact] = []
+    not_applicable = 0
+    for outcome in outcomes:
+        findings.extend(outcome.findings)
+        skipped.extend(outcome.skipped)
+        artifacts.extend(outcome.artifacts)
+        not_applicable += outcome.not_applicable
+    findings.sort(key=Finding.sort_key)
+    skipped.sort(key=lambda s: (s.path, s.member or "", s.reason.value, s.detail))
+    artifacts.sort(key=lambda a: (a.path, a.member or ""))
+    return ScanResult(
+        root=root,
+        started=started,
+        finished=datetime.now(timezone.utc),
+        artifacts=tuple(artifacts),
+        findings=tuple(findings),
+        skipped=tuple(skipped),
+        not_applicable=not_applicable,
+    )
+
+
+def _workers(options: ScanOptions, count: int) -> int:
+    if options.workers is not None:
+        return max(1, options.workers)
+    if count < _POOL_MIN_FILES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _run(
+    candidates: Sequence[Candidate],
+    options: ScanOptions,
+    registry: Registry,
+    progress: ProgressSink | None,
+) -> list[FileOutcome]:
+    workers = _workers(options, len(candidates))
+    if workers == 1 or len(candidates) <= 1:
+        results = []
+        for candidate in candidates:
+            results.append(analyze_file(candidate, options.settings, registry))
+            if progress is not None:
+                progress.advance(1)
+        return results
+    return _run_pool(candidates, options.settings, workers, progress)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _analyze_chunk(chunk: list[Candidate], settings: ScanSettings) -> list[FileOutcome]:
+    return [analyze_file(c, settings) for c in chunk]
+
+
+def _run_pool(
+    candidates: Sequence[Candidate],
+    settings: ScanSettings,
+    workers: int,
+    progress: ProgressSink | None,
+) -> list[FileOutcome]:
+    chunks = [
+        list(candidates[i : i + _CHUNK_FILES]) for i in range(0, len(candidates), _CHUNK_FILES)
+    ]
+    results: list[FileOutcome] = []
+    pending: list[list[Candidate]] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+        futures: list[tuple[Future[list[FileOutcome]], list[Candidate]]] = [
+            (pool.submit(_analyze_chunk, chunk, settings), chunk) for chunk in chunks
+        ]
+        for future, chunk in futures:
+            try:
+                results.extend(future.result())
+            except BrokenProcessPool:
+                pending.append(chunk)
+            if progress is not None:
+                progress.advance(len(chunk))
+    results.extend(_isolated(c, settings) for chunk in pending for c in chunk)
+    return results
+
+
+def _isolated(candidate: Candidate, settings: ScanSettings) -> FileOutcome:
+    """Re-run one file alone after a worker died; if it kills its worker again, skip it."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=_context()) as pool:
+        try:
+            return pool.submit(analyze_file, candidate, settings).result()
+        except BrokenProcessPool:
+            return FileOutcome(
+                skipped=[
+                    Skipped(
+                        candidate.rel,
+                        SkipReason.ERROR,
+                        "the analyzer process died on this file (crash in a native parser)",
+                    )
+                ],
+                artifacts=[Artifact(candidate.rel, "unknown", ArtifactKind.OTHER, candidate.size)],
+            )

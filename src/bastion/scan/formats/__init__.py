@@ -1,0 +1,1 @@
+"""Format analyzers: one module (or package) per model or container format."""

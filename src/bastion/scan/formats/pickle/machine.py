@@ -1,0 +1,608 @@
+"""The static pickle machine: runs the opcodes over symbolic values, never over real objects.
+
+It follows the stack and the memo exactly as the unpickler would, so it knows which globals are
+imported (``GLOBAL``, ``STACK_GLOBAL`` with names built on the stack or fetched from the memo,
+``INST``/``OBJ``, extension codes), which are called and with what (``REDUCE``, ``NEWOBJ``,
+``NEWOBJ_EX``, ``INST``/``OBJ``, ``BUILD`` reaching ``__setstate__``), and what a few reviewed
+helpers resolve to (``getattr`` on an imported class, NumPy's ufunc reconstructor, ``_codecs``).
+Every opcode before a malformed byte is still analyzed: the real unpickler runs them too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import cast
+
+from bastion.errors import AnalysisLimitError
+from bastion.scan.formats.pickle.knowledge import Usage, normalize_module, qualify
+from bastion.scan.formats.pickle.knowledge_data import CALLING_GADGETS, IMPORT_GADGETS
+from bastion.scan.formats.pickle.reader import (
+    BigBytes,
+    ByteReader,
+    InvalidOpcodeError,
+    Op,
+    TruncatedError,
+    read_op,
+)
+from bastion.scan.formats.pickle.values import (
+    MARK,
+    Call,
+    Glob,
+    Lit,
+    Map,
+    Persist,
+    Seq,
+    Unknown,
+    Value,
+    _Mark,
+    args_of,
+    literal,
+)
+from bastion.scan.limits import Deadline, Limits
+
+_BENIGN_TYPE_ARGS = (None, NotImplemented, Ellipsis)
+_NESTED_LOADERS = frozenset(
+    {
+        "pickle.loads",
+        "pickle.load",
+        "_pickle.loads",
+        "_pickle.load",
+        "cPickle.loads",
+        "dill.loads",
+        "dill.load",
+        "cloudpickle.loads",
+        "cloudpickle.load",
+        "joblib.load",
+        "numpy.load",
+        "torch.load",
+        "torch.serialization.load",
+        "torch.storage._load_from_bytes",
+        "marshal.loads",
+        "pandas.read_pickle",
+        "dill._dill.loads",
+        "pickle._loads",
+    }
+)
+_DECODERS: dict[str, Callable[[bytes], bytes]] = {
+    "base64.b64decode": base64.b64decode,
+    "base64.standard_b64decode": base64.standard_b64decode,
+    "base64.urlsafe_b64decode": base64.urlsafe_b64decode,
+    "base64.b32decode": base64.b32decode,
+    "base64.b16decode": base64.b16decode,
+    "base64.a85decode": base64.a85decode,
+    "base64.b85decode": base64.b85decode,
+    "binascii.a2b_base64": binascii.a2b_base64,
+    "binascii.unhexlify": binascii.unhexlify,
+    "binascii.a2b_hex": binascii.a2b_hex,
+    "builtins.bytes.fromhex": lambda b: bytes.fromhex(b.decode("latin-1")),
+    "zlib.decompress": lambda b: zlib.decompressobj().decompress(b, 64 << 20),
+}
+
+
+class StackUnderflowError(Exception):
+    """The pickle pops more than it pushed: the unpickler fails here."""
+
+
+@dataclass
+class Observations:
+    """What one or more runs of the machine saw, in stream order."""
+
+    globs: list[Glob] = field(default_factory=list)
+    dynamic: list[tuple[int, str, str]] = field(default_factory=list)
+    build_on_global: list[tuple[Glob, int]] = field(default_factory=list)
+    nested: list[tuple[str, object, int]] = field(default_factory=list)
+    dynamic_calls: list[tuple[int, str]] = field(default_factory=list)
+    protocols: list[int] = field(default_factory=list)
+    persistent_ids: int = 0
+    ops: int = 0
+
+
+@dataclass
+class RunResult:
+    """How one pickle (up to its STOP, or up to where it broke) ended."""
+
+    start: int
+    end: int
+    stopped: bool
+    result: Value | None = None
+    error: str | None = None
+    error_pos: int | None = None
+
+
+BuildHook = Callable[[Value, Value, ByteReader], None]
+
+
+class PickleMachine:
+    """Interprets one pickle at a time from a :class:`ByteReader`."""
+
+    def __init__(
+        self,
+        reader: ByteReader,
+        limits: Limits,
+        deadline: Deadline,
+        observations: Observations | None = None,
+        build_hook: BuildHook | None = None,
+    ) -> None:
+        self.reader = reader
+        self.limits = limits
+        self.deadline = deadline
+        self.obs = observations or Observations()
+        self.build_hook = build_hook
+        self.stack: list[Value | _Mark] = []
+        self.memo: dict[int, Value] = {}
+        self._handlers: dict[str, Callable[[Op], None]] = {
+            name[3:]: getattr(self, name) for name in dir(self) if name.startswith("op_")
+        }
+
+    # -- driving -------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """Interpret opcodes until STOP, the end of data, or an error."""
+        self.stack = []
+        self.memo = {}
+        start = self.reader.pos
+        handlers = self._handlers
+        reader = self.reader
+        obs = self.obs
+        max_ops = self.limits.max_opcodes
+        count = 0
+        try:
+            while True:
+                op = read_op(reader)
+                if op is None:
+                    return RunResult(
+                        start,
+                        reader.pos,
+                        False,
+                        error="end of data before STOP",
+                        error_pos=reader.pos,
+                    )
+                count += 1
+                if count & 0xFFFF == 0:
+                    self.deadline.check()
+                    if obs.ops + count > max_ops:
+                        raise AnalysisLimitError("opcodes", f"more than {max_ops} opcodes")
+                if op.name == "STOP":
+                    value = self._pop()
+                    obs.ops += count
+                    return RunResult(start, reader.pos, True, result=_value(value))
+                handlers[op.name](op)
+        except TruncatedError as exc:
+            obs.ops += count
+            return RunResult(start, reader.pos, False, error=str(exc), error_pos=exc.pos)
+        except InvalidOpcodeError as exc:
+            obs.ops += count
+            return RunResult(start, reader.pos, False, error=exc.detail, error_pos=exc.pos)
+        except StackUnderflowError as exc:
+            obs.ops += count
+            return RunResult(start, reader.pos, False, error=str(exc), error_pos=reader.pos)
+
+    # -- stack helpers ---------------------------------------------------------------------------
+
+    def _push(self, value: Value | _Mark) -> None:
+        if len(self.stack) >= self.limits.max_stack_items:
+            raise AnalysisLimitError("stack", f"more than {self.limits.max_stack_items} items")
+        self.stack.append(value)
+
+    def _pop(self) -> Value | _Mark:
+        if not self.stack:
+            raise StackUnderflowError("pops from an empty stack")
+        return self.stack.pop()
+
+    def _pop_value(self) -> Value:
+        return _value(self._pop())
+
+    def _pop_mark(self) -> list[Value]:
+        stack = self.stack
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i] is MARK:
+                items = [_value(v) for v in stack[i + 1 :]]
+                del stack[i:]
+                return items
+        raise StackUnderflowError("no MARK on the stack")
+
+    def _top(self) -> Value:
+        if not self.stack:
+            raise StackUnderflowError("reads the top of an empty stack")
+        return _value(self.stack[-1])
+
+    # -- imports ---------------------------------------------------------------------------------
+
+    def _import(self, module: str, name: str, pos: int, via: str) -> Glob:
+        module, name = normalize_module(module, name)
+        glob = Glob(qualify(module, name), pos, via)
+        if not (_valid_dotted(module) and _valid_dotted(name)):
+            self.obs.dynamic.append(
+                (pos, "invalid-name", f"imports {module!r} {name!r}, not a valid dotted name")
+            )
+        self.obs.globs.append(glob)
+        return glob
+
+    def op_GLOBAL(self, op: Op) -> None:
+        module, name = cast("tuple[str, str]", op.arg)
+        self._push(self._import(module, name, op.pos, "GLOBAL"))
+
+    def op_STACK_GLOBAL(self, op: Op) -> None:
+        name = self._pop_value()
+        module = self._pop_value()
+        m, n = literal(module), literal(name)
+        if isinstance(m, str) and isinstance(n, str):
+            self._push(self._import(m, n, op.pos, "STACK_GLOBAL"))
+            return
+        self.obs.dynamic.append(
+            (op.pos, "computed-import", "STACK_GLOBAL with a module or name computed at load time")
+        )
+        self._push(Unknown("global imported by a computed name"))
+
+    def _ext(self, op: Op) -> None:
+        self.obs.dynamic.append(
+            (
+                op.pos,
+                "extension-code",
+                f"{op.name} {op.arg}: imports whatever the loading process registered under this "
+                "copyreg extension code",
+            )
+        )
+        self._push(Unknown(f"extension code {op.arg}"))
+
+    op_EXT1 = op_EXT2 = op_EXT4 = _ext
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    def op_REDUCE(self, op: Op) -> None:
+        args = self._pop_value()
+        func = self._pop_value()
+        self._push(self._call(func, args, op.pos, "REDUCE"))
+
+    def _call(self, func: Value, args: Value, pos: int, opname: str) -> Value:
+        items = args_of(args)
+        if isinstance(func, Glob):
+            special = self._special_call(func, items, args, pos)
+            if special is not None:
+                return special
+            func.use(Usage.CALL, pos, args)
+            if not (len(items) == 1 and isinstance(items[0], Lit)):
+                func.nonliteral_calls += 1
+            gadget_index = CALLING_GADGETS.get(func.qualname)
+            if gadget_index is not None and gadget_index < len(items):
+                target = items[gadget_index]
+                if isinstance(target, Glob):
+                    target.use(Usage.CALL, pos, None)
+            if func.qualname in _NESTED_LOADERS and items:
+                self.obs.nested.append((func.qualname, _payload(items[0]), pos))
+            return Call(func, args, pos, opname)
+        if isinstance(func, Call | Unknown | Persist):
+            self.obs.dynamic_calls.append((pos, f"calls a value computed at load time ({opname})"))
+        return Call(func, args, pos, opname)
+
+    def _special_call(self, func: Glob, items: list[Value], args: Value, pos: int) -> Value | None:
+        """Reviewed helpers whose effect is known statically."""
+        qual = func.qualname
+        if qual == "builtins.getattr" and len(items) >= 2:
+            base, attr = items[0], items[1]
+            name = literal(attr)
+            if isinstance(name, str) and isinstance(base, Glob):
+                func.resolved_uses += 1
+                func.total_calls += 1
+                resolved = Glob(f"{base.qualname}.{name}", pos, "getattr")
+                self.obs.globs.append(resolved)
+                return resolved
+            return None
+        if qual in IMPORT_GADGETS and len(items) >= 2:
+            module, name = literal(items[0]), literal(items[1])
+            func.use(Usage.CALL, pos, args)
+            if isinstance(module, str) and isinstance(name, str):
+                return self._import(module, name, pos, qual)
+            self.obs.dynamic.append((pos, "computed-import", f"{qual} with computed names"))
+            return Unknown("import by computed name")
+        if qual == "builtins.type":
+            if (
+                len(items) == 1
+                and literal(items[0]) in _BENIGN_TYPE_ARGS
+                and isinstance(items[0], Lit)
+            ):
+                func.use(Usage.REFERENCE, pos)
+                return Unknown("builtin type")
+            return None
+        if qual in ("copyreg._reconstructor",) and len(items) >= 2:
+            func.use(Usage.CALL, pos, args)
+            cls, base = items[0], items[1]
+            if isinstance(cls, Glob):
+                cls.use(Usage.CONSTRUCT, pos, args)
+            if isinstance(base, Glob) and base.qualname not in _BUILTIN_BASES:
+                base.use(Usage.CALL, pos, args)
+            return Call(cls, args, pos, "REDUCE")
+        if qual in ("copyreg.__newobj__", "copyreg.__newobj_ex__") and items:
+            func.use(Usage.CALL, pos, args)
+            if isinstance(items[0], Glob):
+                items[0].use(Usage.CONSTRUCT, pos, args)
+            return Call(items[0], args, pos, "NEWOBJ")
+        if qual in ("_codecs.encode", "codecs.encode") and items:
+            text, encoding = literal(items[0]), literal(items[1]) if len(items) > 1 else "utf-8"
+            if isinstance(text, str) and isinstance(encoding, str):
+                func.use(Usage.CALL, pos, args)
+                try:
+                    return Lit(codecs.encode(text, encoding))
+                except (LookupError, ValueError, TypeError):
+                    return Call(func, args, pos, "REDUCE")
+            return None
+        decoder = _DECODERS.get(qual)
+        if decoder is not None and items:
+            data = literal(items[0])
+            func.use(Usage.CALL, pos, args)
+            if isinstance(data, str):
+                data = data.encode("latin-1", "replace")
+            if isinstance(data, bytes | bytearray):
+                try:
+                    return Lit(decoder(bytes(data)))
+                except (ValueError, TypeError, zlib.error, binascii.Error):
+                    pass
+            return Call(func, args, pos, "REDUCE")
+        return None
+
+    def op_NEWOBJ(self, op: Op) -> None:
+        args = self._pop_value()
+        cls = self._pop_value()
+        self._construct(cls, args, op.pos, "NEWOBJ")
+
+    def op_NEWOBJ_EX(self, op: Op) -> None:
+        kwargs = self._pop_value()
+        args = self._pop_value()
+        cls = self._pop_value()
+        merged = (
+            Seq("tuple", [*args_of(args), kwargs])
+            if isinstance(kwargs, Map) and kwargs.items
+            else args
+        )
+        self._construct(cls, merged, op.pos, "NEWOBJ_EX")
+
+    def _construct(self, cls: Value, args: Value, pos: int, opname: str) -> None:
+        if isinstance(cls, Glob):
+            cls.use(Usage.CONSTRUCT, pos, args)
+        elif not isinstance(cls, Call):
+            self.obs.dynamic_calls.append((pos, f"{opname} on a class computed at load time"))
+        self._push(Call(cls, args, pos, opname))
+
+    def op_INST(self, op: Op) -> None:
+        module, name = cast("tuple[str, str]", op.arg)
+        args = self._pop_mark()
+        cls = self._import(module, name, op.pos, "INST")
+        self._instantiate(cls, args, op.pos, "INST")
+
+    def op_OBJ(self, op: Op) -> None:
+        items = self._pop_mark()
+        if not items:
+            raise StackUnderflowError("OBJ without a class")
+        self._instantiate(items[0], items[1:], op.pos, "OBJ")
+
+    def _instantiate(self, cls: Value, args: list[Value], pos: int, opname: str) -> None:
+        argv = Seq("tuple", args)
+        if isinstance(cls, Glob):
+            last = cls.qualname.rsplit(".", 1)[-1]
+            # NOTE: the unpickler calls klass(*args) when there are arguments or klass is not a
+            # class; only a class with no arguments is built without running its constructor.
+            usage = Usage.CALL if args or not last[:1].isupper() else Usage.CONSTRUCT
+            cls.use(usage, pos, argv)
+            if usage is Usage.CALL and cls.qualname in _NESTED_LOADERS and args:
+                self.obs.nested.append((cls.qualname, _payload(args[0]), pos))
+        else:
+            self.obs.dynamic_calls.append((pos, f"{opname} on a value computed at load time"))
+        self._push(Call(cls, argv, pos, opname))
+
+    def op_BUILD(self, op: Op) -> None:
+        state = self._pop_value()
+        obj = self._top()
+        if isinstance(obj, Glob):
+            self.obs.build_on_global.append((obj, op.pos))
+        elif isinstance(obj, Call) and obj.state is None:
+            obj.state = state
+        if self.build_hook is not None:
+            self.build_hook(obj, state, self.reader)
+
+    # -- persistence, buffers --------------------------------------------------------------------
+
+    def op_PERSID(self, op: Op) -> None:
+        self.obs.persistent_ids += 1
+        self._push(Persist(Lit(op.arg)))
+
+    def op_BINPERSID(self, op: Op) -> None:
+        self.obs.persistent_ids += 1
+        self._push(Persist(self._pop_value()))
+
+    def op_NEXT_BUFFER(self, op: Op) -> None:
+        self._push(Unknown("out-of-band buffer"))
+
+    def op_READONLY_BUFFER(self, op: Op) -> None:
+        self._top()
+
+    # -- literals --------------------------------------------------------------------------------
+
+    def _lit(self, op: Op) -> None:
+        self._push(Lit(op.arg))
+
+    op_INT = op_BININT = op_BININT1 = op_BININT2 = op_LONG = op_LONG1 = op_LONG4 = _lit
+    op_STRING = op_BINSTRING = op_SHORT_BINSTRING = op_BINBYTES = op_SHORT_BINBYTES = _lit
+    op_BINBYTES8 = op_BYTEARRAY8 = op_UNICODE = op_SHORT_BINUNICODE = op_BINUNICODE = _lit
+    op_BINUNICODE8 = op_FLOAT = op_BINFLOAT = _lit
+
+    def op_NONE(self, op: Op) -> None:
+        self._push(Lit(None))
+
+    def op_NEWTRUE(self, op: Op) -> None:
+        self._push(Lit(True))
+
+    def op_NEWFALSE(self, op: Op) -> None:
+        self._push(Lit(False))
+
+    # -- containers ------------------------------------------------------------------------------
+
+    def op_EMPTY_LIST(self, op: Op) -> None:
+        self._push(Seq("list"))
+
+    def op_EMPTY_TUPLE(self, op: Op) -> None:
+        self._push(Seq("tuple"))
+
+    def op_EMPTY_DICT(self, op: Op) -> None:
+        self._push(Map())
+
+    def op_EMPTY_SET(self, op: Op) -> None:
+        self._push(Seq("set"))
+
+    def op_LIST(self, op: Op) -> None:
+        self._push(_seq("list", self._pop_mark()))
+
+    def op_TUPLE(self, op: Op) -> None:
+        self._push(_seq("tuple", self._pop_mark()))
+
+    def op_FROZENSET(self, op: Op) -> None:
+        self._push(_seq("frozenset", self._pop_mark()))
+
+    def op_TUPLE1(self, op: Op) -> None:
+        self._push(Seq("tuple", [self._pop_value()]))
+
+    def op_TUPLE2(self, op: Op) -> None:
+        b = self._pop_value()
+        a = self._pop_value()
+        self._push(Seq("tuple", [a, b]))
+
+    def op_TUPLE3(self, op: Op) -> None:
+        c = self._pop_value()
+        b = self._pop_value()
+        a = self._pop_value()
+        self._push(Seq("tuple", [a, b, c]))
+
+    def op_DICT(self, op: Op) -> None:
+        items = self._pop_mark()
+        result = Map()
+        for i in range(0, len(items) - 1, 2):
+            result.put(items[i], items[i + 1])
+        self._push(result)
+
+    def op_APPEND(self, op: Op) -> None:
+        value = self._pop_value()
+        target = self._top()
+        if isinstance(target, Seq):
+            target.add(value)
+
+    def op_APPENDS(self, op: Op) -> None:
+        items = self._pop_mark()
+        target = self._top()
+        if isinstance(target, Seq):
+            for item in items:
+                target.add(item)
+
+    op_ADDITEMS = op_APPENDS
+
+    def op_SETITEM(self, op: Op) -> None:
+        value = self._pop_value()
+        key = self._pop_value()
+        target = self._top()
+        if isinstance(target, Map):
+            target.put(key, value)
+
+    def op_SETITEMS(self, op: Op) -> None:
+        items = self._pop_mark()
+        target = self._top()
+        if isinstance(target, Map):
+            for i in range(0, len(items) - 1, 2):
+                target.put(items[i], items[i + 1])
+
+    # -- stack and memo --------------------------------------------------------------------------
+
+    def op_MARK(self, op: Op) -> None:
+        self._push(MARK)
+
+    def op_POP(self, op: Op) -> None:
+        self._pop()
+
+    def op_POP_MARK(self, op: Op) -> None:
+        self._pop_mark()
+
+    def op_DUP(self, op: Op) -> None:
+        self._push(self._top())
+
+    def _put(self, key: int) -> None:
+        if len(self.memo) >= self.limits.max_stack_items and key not in self.memo:
+            raise AnalysisLimitError(
+                "memo", f"more than {self.limits.max_stack_items} memo entries"
+            )
+        self.memo[key] = self._top()
+
+    def op_PUT(self, op: Op) -> None:
+        self._put(int(op.arg))  # type: ignore[call-overload]
+
+    op_BINPUT = op_LONG_BINPUT = op_PUT
+
+    def op_MEMOIZE(self, op: Op) -> None:
+        self._put(len(self.memo))
+
+    def op_GET(self, op: Op) -> None:
+        key = int(op.arg)  # type: ignore[call-overload]
+        if key not in self.memo:
+            raise InvalidOpcodeError(op.pos, f"memo key {key} was never stored")
+        self._push(self.memo[key])
+
+    op_BINGET = op_LONG_BINGET = op_GET
+
+    # -- framing ---------------------------------------------------------------------------------
+
+    def op_PROTO(self, op: Op) -> None:
+        proto = int(op.arg)  # type: ignore[call-overload]
+        if proto > 5:
+            raise InvalidOpcodeError(op.pos, f"unsupported protocol {proto}")
+        self.obs.protocols.append(proto)
+
+    def op_FRAME(self, op: Op) -> None:
+        return None
+
+
+_BUILTIN_BASES = frozenset(
+    {
+        "builtins.object",
+        "builtins.dict",
+        "builtins.list",
+        "builtins.set",
+        "builtins.tuple",
+        "builtins.int",
+        "builtins.float",
+        "builtins.str",
+        "builtins.bytes",
+        "builtins.frozenset",
+        "builtins.complex",
+        "builtins.bytearray",
+        "builtins.Exception",
+        "builtins.BaseException",
+        "builtins.ValueError",
+    }
+)
+
+
+def _value(item: Value | _Mark) -> Value:
+    if isinstance(item, _Mark):
+        raise StackUnderflowError("uses a MARK as a value")
+    return item
+
+
+def _seq(kind: str, items: list[Value]) -> Seq:
+    seq = Seq(kind)
+    for item in items:
+        seq.add(item)
+    return seq
+
+
+def _payload(value: Value) -> object:
+    if isinstance(value, Lit):
+        return value.value
+    return None
+
+
+def _valid_dotted(text: str) -> bool:
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
+__all__ = ["BigBytes", "Observations", "PickleMachine", "RunResult"]

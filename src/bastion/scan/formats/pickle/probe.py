@@ -1,0 +1,58 @@
+"""A cheap structural probe: could these bytes be a (protocol 0 or 1) pickle?
+
+Protocol 2+ pickles announce themselves with ``PROTO``; older ones are text-like and share their
+first bytes with many text files. The probe decodes a few opcodes from the head and says whether
+the bytes reached ``STOP``, imported a global with a valid dotted name, or at least parsed.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import cast
+
+from bastion.scan.formats.pickle.reader import (
+    ByteReader,
+    InvalidOpcodeError,
+    TruncatedError,
+    read_op,
+)
+
+_IMPORTS = frozenset({"GLOBAL", "INST", "STACK_GLOBAL"})
+
+
+@dataclass(frozen=True)
+class ProbeVerdict:
+    """What the probe learned from the head."""
+
+    complete: bool
+    imports_valid_global: bool
+    plausible: bool
+    ops: int
+
+
+def _valid_name(text: str) -> bool:
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
+def probe_pickle(head: bytes, max_ops: int = 256) -> ProbeVerdict:
+    """Decode up to ``max_ops`` opcodes of ``head``."""
+    reader = ByteReader(io.BytesIO(head))
+    ops = 0
+    imports = False
+    try:
+        while ops < max_ops:
+            op = read_op(reader)
+            if op is None:
+                break
+            ops += 1
+            if op.name in ("GLOBAL", "INST"):
+                module, name = cast("tuple[str, str]", op.arg)
+                if not (_valid_name(module) and _valid_name(name)):
+                    return ProbeVerdict(False, False, False, ops)
+                imports = True
+            if op.name == "STOP":
+                return ProbeVerdict(ops > 1, imports, True, ops)
+    except (InvalidOpcodeError, TruncatedError, ValueError):
+        return ProbeVerdict(False, imports, ops >= 3 and imports, ops)
+    return ProbeVerdict(False, imports, ops >= 8, ops)

@@ -1,0 +1,73 @@
+"""PyTorch zip checkpoints (``torch.save`` since 1.6, TorchScript archives).
+
+Only the pickles are parsed (``*/data.pkl``, ``constants.pkl``, ``*.debug_pkl`` and any other
+member whose bytes are a pickle); tensor storages are recognized and left unread apart from a
+4 KiB probe, so scanning a 100 GB checkpoint costs what its pickle costs. Legacy checkpoints
+(several pickles back to back) are handled by the pickle analyzer itself.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from bastion.core import ArtifactKind
+from bastion.scan.blob import Blob
+from bastion.scan.formats import zipread
+from bastion.scan.formats.archive import ARCHIVE_RULES, walk_zip
+from bastion.scan.formats.pickle import Mode, analyze_pickle
+from bastion.scan.formats.pickle.probe import probe_pickle
+from bastion.scan.interface import AnalysisContext, Analyzer
+
+_STORAGE = re.compile(r"(^|/)data/\d+$|(^|/)\.data/serialization_id$")
+_PICKLE_NAMES = (".pkl", ".debug_pkl")
+
+
+def _looks_like_pickle(head: bytes) -> bool:
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return True
+    verdict = probe_pickle(head)
+    return verdict.complete or verdict.imports_valid_global
+
+
+class PyTorchZipAnalyzer(Analyzer):
+    """``torch.save`` zip archives and TorchScript archives."""
+
+    name = "pytorch"
+    formats = ("pytorch-zip",)
+    rules = ARCHIVE_RULES
+
+    def analyze(self, blob: Blob, ctx: AnalysisContext) -> None:
+        """Analyze every pickle member; probe storages; dispatch the rest by content."""
+        listing = zipread.list_entries(blob, ctx.limits)
+        names = [e.name for e in listing.entries]
+        torchscript = any(
+            n.endswith("/constants.pkl") or n == "constants.pkl" or "/code/" in f"/{n}"
+            for n in names
+        )
+        mode = Mode.TORCHSCRIPT if torchscript else Mode.GENERIC
+
+        def route(entry: zipread.ZipEntry, member: Blob, parent: AnalysisContext) -> bool:
+            base = posixpath.basename(entry.name)
+            if base.endswith(_PICKLE_NAMES):
+                parent.nested(
+                    entry.name,
+                    member,
+                    "pickle",
+                    lambda b, c: analyze_pickle(b, c, mode=mode),
+                )
+                return True
+            if _STORAGE.search(entry.name):
+                if _looks_like_pickle(member.head(4096)):
+                    parent.nested(
+                        entry.name,
+                        member,
+                        "pickle",
+                        lambda b, c: analyze_pickle(b, c, mode=Mode.GENERIC),
+                    )
+                else:
+                    parent.child(entry.name).record("tensor-data", ArtifactKind.MODEL, entry.size)
+                return True
+            return False
+
+        walk_zip(blob, ctx, route)
