@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 import re
 import struct
+import zlib
 
 from bastion.scan.blob import Blob
 from bastion.scan.formats import zipread
@@ -120,7 +121,8 @@ def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ..
     primary = _by_magic(head, lower)
     if primary:
         formats.append(primary)
-    elif _looks_like_pickle(head, lower):
+    elif not head.startswith(b"PK") and _looks_like_pickle(head, lower):
+        # NOTE: "PK" decodes as PERSID, which plain unpickling refuses at once: not a pickle.
         formats.append("pytorch-legacy" if _is_torch_legacy(head) else "pickle")
 
     # A zip directory at the end makes the file a zip too, whatever comes first.
@@ -168,8 +170,8 @@ def _by_magic(head: bytes, lower: str) -> str | None:
         return "tar"
     if _is_safetensors(head):
         return "safetensors"
-    if head[:1] == b"\x5d" and head[1:3] == b"\x00\x00" and lower.endswith((".lzma", ".xz")):
-        return "lzma"
+    if head[:1] == b"\x5d" and (head[5:13] == b"\xff" * 8 or lower.endswith((".lzma", ".xz"))):
+        return "lzma"  # LZMA "alone" format, as joblib's lzma compression writes it
     if _is_zlib(head) and lower.endswith((".z", ".zlib", ".joblib", ".pkl", ".jbl")):
         return "zlib"
     if len(head) >= 8 and head[4:8] == b"TFL3":
@@ -196,7 +198,14 @@ def _is_zlib(head: bytes) -> bool:
     if len(head) < 2:
         return False
     cmf, flg = head[0], head[1]
-    return cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0
+    if cmf & 0x0F != 8 or cmf >> 4 > 7 or (cmf * 256 + flg) % 31 != 0:
+        return False
+    # NOTE: the two-byte header matches text by chance (b"(S" passes); inflate a little to be sure.
+    try:
+        zlib.decompressobj().decompress(head, 64)
+    except zlib.error:
+        return False
+    return True
 
 
 def _is_torch_legacy(head: bytes) -> bool:

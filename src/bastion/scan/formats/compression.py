@@ -59,8 +59,9 @@ class _ZlibReader:
 class _Guarded:
     """Turns a decompressor's own errors into :class:`MalformedInputError`."""
 
-    def __init__(self, inner: Readable) -> None:
+    def __init__(self, inner: Readable, raw: Readable | None = None) -> None:
         self._inner = inner
+        self._raw = raw
 
     def read(self, size: int = -1) -> bytes:
         try:
@@ -69,17 +70,30 @@ class _Guarded:
             raise MalformedInputError(f"corrupt compressed stream: {exc}") from exc
 
     def close(self) -> None:
-        self._inner.close()
+        try:
+            self._inner.close()
+        finally:
+            if self._raw is not None:
+                self._raw.close()
+
+
+def _wrap(make: Callable[[BinaryIO], Readable], blob: Blob) -> Readable:
+    raw = blob.open()
+    try:
+        return _Guarded(make(raw), raw)
+    except BaseException:
+        raw.close()
+        raise
 
 
 def _opener(fmt: str, blob: Blob) -> Callable[[], Readable] | str:
     """A factory of fresh decompressing streams, or the reason there is none."""
     if fmt == "gzip":
-        return lambda: _Guarded(gzip.GzipFile(fileobj=blob.open(), mode="rb"))
+        return lambda: _wrap(lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"), blob)
     if fmt == "bzip2":
-        return lambda: _Guarded(bz2.BZ2File(blob.open(), mode="rb"))
+        return lambda: _wrap(lambda raw: bz2.BZ2File(raw, mode="rb"), blob)
     if fmt in ("xz", "lzma"):
-        return lambda: _Guarded(lzma.LZMAFile(blob.open(), mode="rb"))
+        return lambda: _wrap(lambda raw: lzma.LZMAFile(raw, mode="rb"), blob)
     if fmt == "zlib":
         return lambda: _ZlibReader(blob.open())
     if fmt == "joblib-zfile":
@@ -88,13 +102,13 @@ def _opener(fmt: str, blob: Blob) -> Callable[[], Readable] | str:
         try:
             from compression import zstd  # type: ignore[import-not-found]
 
-            return lambda: _Guarded(zstd.ZstdFile(blob.open()))
+            return lambda: _wrap(zstd.ZstdFile, blob)
         except ImportError:
             pass
         try:
             from backports import zstd as bzstd
 
-            return lambda: _Guarded(bzstd.ZstdFile(blob.open()))
+            return lambda: _wrap(bzstd.ZstdFile, blob)
         except ImportError:
             return "zstd streams need Python 3.14 or the backports.zstd package"
     if fmt == "lz4":
@@ -102,7 +116,7 @@ def _opener(fmt: str, blob: Blob) -> Callable[[], Readable] | str:
             import lz4.frame  # type: ignore[import-not-found]
         except ImportError:
             return "lz4 streams need the lz4 package"
-        return lambda: _Guarded(lz4.frame.LZ4FrameFile(blob.open()))
+        return lambda: _wrap(lz4.frame.LZ4FrameFile, blob)
     return f"no decompressor for {fmt}"
 
 

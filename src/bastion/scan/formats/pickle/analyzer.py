@@ -13,6 +13,7 @@ from bastion.core import Severity
 from bastion.scan.blob import Blob, BytesBlob, SliceBlob, skip_bytes
 from bastion.scan.formats.pickle import joblib_arrays
 from bastion.scan.formats.pickle.knowledge import Judgement, Usage, Verdict, judge
+from bastion.scan.formats.pickle.knowledge_data import GETATTR_GADGETS
 from bastion.scan.formats.pickle.machine import Observations, PickleMachine, RunResult
 from bastion.scan.formats.pickle.probe import probe_pickle
 from bastion.scan.formats.pickle.reader import BigBytes, ByteReader
@@ -165,7 +166,7 @@ def _report(
     for qualname, globs in by_name.items():
         if mode is Mode.TORCHSCRIPT and qualname.startswith(("__torch__.", "torch.jit._pickle.")):
             continue
-        if qualname == "builtins.getattr" and all(
+        if (qualname in GETATTR_GADGETS or qualname == "builtins.type") and all(
             g.total_calls and g.total_calls == g.resolved_uses for g in globs
         ):
             continue

@@ -132,13 +132,18 @@ def judge(
     if any(fnmatch.fnmatchcase(qualname, pattern) for pattern in deny):
         return Judgement(Verdict.DANGEROUS, "policy", "denied by the project's policy")
     static = _static_judgement(qualname)
-    if static is not None and qualname not in SAFE_CALLS and qualname not in SAFE_BUILTINS:
+    if static is not None and not _explicitly_safe(qualname):
         return Judgement(Verdict.DANGEROUS, static[0], static[1])
     if any(fnmatch.fnmatchcase(qualname, pattern) for pattern in allow):
         return Judgement(Verdict.SAFE, "policy", "allowed by the project's policy")
     if qualname in SAFE_CALLS or qualname in SAFE_BUILTINS or qualname in SAFE_STDLIB_CLASSES:
         return Judgement(Verdict.SAFE, "allowlist", "on a framework allowlist")
     last = qualname.rsplit(".", 1)[-1]
+    owner = qualname.rsplit(".", 1)[0] if "." in qualname else ""
+    if (owner in SAFE_STDLIB_CLASSES or owner in SAFE_CALLS) and any(
+        fnmatch.fnmatchcase(last, pat) for pat in _RECONSTRUCTOR_PATTERNS
+    ):
+        return Judgement(Verdict.SAFE, "allowlist", f"reconstructor of the allowlisted {owner}")
     trusted = _under(qualname, TRUSTED_NAMESPACES)
     ecosystem = _under(qualname, ECOSYSTEM_NAMESPACES)
     denied_subtree = _under(qualname, DENIED_SUBTREES)
@@ -179,6 +184,10 @@ def judge(
         f"{'instantiated' if usage is Usage.CONSTRUCT else 'imported'} at load time; "
         "its module code and constructor run, and it is not on an allowlist",
     )
+
+
+def _explicitly_safe(qualname: str) -> bool:
+    return qualname in SAFE_CALLS or qualname in SAFE_BUILTINS or qualname in SAFE_STDLIB_CLASSES
 
 
 def is_import_gadget(qualname: str) -> bool:

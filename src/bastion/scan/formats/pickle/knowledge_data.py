@@ -2,7 +2,7 @@
 
 Names are fully qualified as the unpickler resolves them (``module.attribute``). Framework
 entries cover both the old and the new module paths (``numpy.core`` and ``numpy._core``), since
-models outlive library versions.
+models outlive library versions. Lists are written as white-space separated names.
 """
 
 from __future__ import annotations
@@ -15,342 +15,122 @@ _INTRO = "introspection"
 _PROC = "process-control"
 _IMPORT = "import-machinery"
 
-
-def _explain(category: str) -> str:
-    return {
-        _EXEC: "runs code or shell commands chosen by whoever wrote the file",
-        _FILES: "reads, writes or deletes files on the machine that loads the model",
-        _NET: "opens network connections (exfiltration, payload download)",
-        _NESTED: "deserializes a second, hidden payload that the outer scan cannot vouch for",
-        _INTRO: "reaches arbitrary attributes or objects, the building block of allowlist bypasses",
-        _PROC: "starts, signals or alters processes, threads or the interpreter state",
-        _IMPORT: "imports arbitrary modules by name",
-    }[category]
+_EXPLANATIONS = {
+    _EXEC: "runs code or shell commands chosen by whoever wrote the file",
+    _FILES: "reads, writes or deletes files on the machine that loads the model",
+    _NET: "opens network connections (exfiltration, payload download)",
+    _NESTED: "deserializes a second, hidden payload that the outer scan cannot vouch for",
+    _INTRO: "reaches arbitrary attributes or objects, the building block of allowlist bypasses",
+    _PROC: "starts, signals or alters processes, threads or the interpreter state",
+    _IMPORT: "imports arbitrary modules by name",
+}
 
 
-def _entries(category: str, *names: str) -> dict[str, tuple[str, str]]:
-    return {name: (category, _explain(category)) for name in names}
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def _entries(category: str, text: str) -> dict[str, tuple[str, str]]:
+    return {name: (category, _EXPLANATIONS[category]) for name in text.split()}
 
 
 #: Whole modules (and everything below them) whose globals have no place in a model file.
 DANGEROUS_PREFIXES: dict[str, tuple[str, str]] = {
     **_entries(
         _EXEC,
-        "os",
-        "posix",
-        "nt",
-        "subprocess",
-        "_posixsubprocess",
-        "pty",
-        "commands",
-        "popen2",
-        "runpy",
-        "code",
-        "codeop",
-        "timeit",
-        "cProfile",
-        "profile",
-        "pdb",
-        "bdb",
-        "trace",
-        "doctest",
-        "idlelib",
-        "IPython",
-        "pydoc",
-        "ctypes",
-        "_ctypes",
-        "cffi",
-        "venv",
-        "ensurepip",
-        "pip",
-        "setuptools",
-        "distutils",
-        "_distutils_hack",
-        "site",
-        "sysconfig",
-        "platform",
-        "numpy.testing",
-        "numpy.f2py",
-        "numpy.distutils",
-        "torch.utils.collect_env",
-        "torch.utils.cpp_extension",
-        "torch._inductor",
-        "torch._dynamo",
-        "torch.package",
-        "torch.hub",
-        "torch._export",
-        "torch.export",
-        "torch.compiler",
-        "torch.jit",
-        "torch.utils.benchmark",
-        "torch.testing",
-        "torch.fx.graph_module",
-        "torch.fx._symbolic_trace",
-        "mlflow",
-        "pandas.core.computation",
-        "pandas.eval",
-        "pandas.io.clipboard",
-        "pandas.util._print_versions",
-        "tensorflow",
-        "keras",
-        "tf_keras",
-        "jinja2",
-        "mako",
-        "asyncio",
-        "uvloop",
-        "sympy.parsing",
-        "numexpr",
-        "_testcapi",
-        "_xxsubinterpreters",
-        "fabric",
-        "paramiko",
-        "invoke",
-        "sh",
-        "plumbum",
-        "pexpect",
-        "xdist",
-        "_pytest",
-        "pytest",
-        "nose",
-        "unittest.mock",
-        "builtins.exec",
-        "builtins.eval",
+        """
+        os posix nt subprocess _posixsubprocess pty commands popen2 runpy code codeop timeit
+        cProfile profile pdb bdb trace doctest idlelib IPython pydoc ctypes _ctypes cffi venv
+        ensurepip pip setuptools distutils _distutils_hack site sysconfig platform
+        numpy.testing numpy.f2py numpy.distutils torch.utils.collect_env
+        torch.utils.cpp_extension torch._inductor torch._dynamo torch.package torch.hub
+        torch._export torch.export torch.compiler torch.jit torch.utils.benchmark torch.testing
+        torch.fx.graph_module torch.fx._symbolic_trace mlflow pandas.core.computation
+        pandas.eval pandas.io.clipboard pandas.util._print_versions tensorflow keras tf_keras
+        jinja2 mako asyncio uvloop sympy.parsing numexpr _testcapi _xxsubinterpreters fabric
+        paramiko invoke sh plumbum pexpect xdist _pytest pytest nose unittest.mock
+        builtins.exec builtins.eval
+        """,
     ),
     **_entries(
         _FILES,
-        "shutil",
-        "tempfile",
-        "fileinput",
-        "linecache",
-        "glob",
-        "zipfile",
-        "tarfile",
-        "gzip",
-        "bz2",
-        "lzma",
-        "zlib.decompressobj",
-        "dbm",
-        "sqlite3",
-        "_sqlite3",
-        "mmap",
-        "fcntl",
-        "tty",
-        "termios",
-        "pwd",
-        "grp",
-        "spwd",
-        "getpass",
-        "logging",
-        "numpy.memmap",
-        "numpy.lib.npyio",
-        "numpy.lib.format",
-        "numpy.lib._npyio_impl",
-        "numpy.lib._datasource",
-        "numpy.DataSource",
-        "numpy.save",
-        "numpy.savez",
-        "numpy.savez_compressed",
-        "numpy.savetxt",
-        "numpy.loadtxt",
-        "numpy.genfromtxt",
-        "numpy.fromfile",
-        "numpy.tofile",
-        "numpy.fromregex",
-        "pandas.io",
-        "pandas.HDFStore",
-        "pandas.ExcelWriter",
-        "pandas.ExcelFile",
-        "scipy.io",
-        "h5py",
-        "torch.serialization.save",
-        "torch.utils.tensorboard",
-        "tensorboard",
-        "tensorboardX",
-        "joblib.dump",
-        "sklearn.utils._testing",
-        "io.open",
-        "io.FileIO",
-        "io.open_code",
-        "_io",
-        "builtins.open",
-        "filecmp",
-        "netrc",
-        "mailbox",
-        "pathlib.Path.write_text",
+        """
+        shutil tempfile fileinput linecache glob zipfile tarfile gzip bz2 lzma
+        zlib.decompressobj dbm sqlite3 _sqlite3 mmap fcntl tty termios pwd grp spwd getpass
+        logging.FileHandler logging.handlers logging.config numpy.memmap numpy.lib.npyio
+        numpy.lib.format numpy.lib._npyio_impl numpy.lib._datasource numpy.DataSource
+        numpy.save numpy.savez numpy.savez_compressed numpy.savetxt numpy.loadtxt
+        numpy.genfromtxt numpy.fromfile numpy.tofile numpy.fromregex pandas.io pandas.HDFStore
+        pandas.ExcelWriter pandas.ExcelFile scipy.io h5py torch.serialization.save
+        torch.utils.tensorboard tensorboard tensorboardX joblib.dump sklearn.utils._testing
+        io.open io.FileIO io.open_code _io builtins.open filecmp netrc mailbox
+        pyarrow.fs pyarrow.parquet pyarrow.csv pyarrow.json pyarrow.dataset pyarrow.orc
+        pyarrow.feather pyarrow.ipc pyarrow.cuda pyarrow.hdfs pyarrow.substrait
+        pyarrow.lib.input_stream pyarrow.lib.output_stream pyarrow.lib.memory_map
+        pyarrow.lib.create_memory_map pyarrow.lib.OSFile pyarrow.lib.MemoryMappedFile
+        pyarrow.lib.PythonFile
+        """,
     ),
     **_entries(
         _NET,
-        "socket",
-        "_socket",
-        "ssl",
-        "_ssl",
-        "http",
-        "urllib",
-        "urllib2",
-        "urllib3",
-        "requests",
-        "httpx",
-        "aiohttp",
-        "ftplib",
-        "smtplib",
-        "poplib",
-        "imaplib",
-        "telnetlib",
-        "nntplib",
-        "xmlrpc",
-        "socketserver",
-        "wsgiref",
-        "webbrowser",
-        "huggingface_hub",
-        "sklearn.datasets",
-        "boto3",
-        "botocore",
-        "s3fs",
-        "gcsfs",
-        "fsspec",
-        "smart_open",
-        "websocket",
-        "websockets",
-        "grpc",
-        "zmq",
-        "paho",
-        "kafka",
-        "redis",
-        "pymongo",
-        "psycopg2",
-        "psycopg",
+        """
+        socket _socket ssl _ssl http urllib urllib2 urllib3 requests httpx aiohttp ftplib
+        smtplib poplib imaplib telnetlib nntplib xmlrpc socketserver wsgiref webbrowser
+        huggingface_hub sklearn.datasets boto3 botocore s3fs gcsfs fsspec smart_open websocket
+        websockets grpc zmq paho kafka redis pymongo psycopg2 psycopg pyarrow.flight
+        """,
     ),
     **_entries(
         _NESTED,
-        "pickle",
-        "_pickle",
-        "cPickle",
-        "pickletools",
-        "marshal",
-        "dill",
-        "cloudpickle",
-        "shelve",
-        "jsonpickle",
-        "yaml.load",
-        "yaml.unsafe_load",
-        "yaml.full_load",
-        "yaml.load_all",
-        "yaml.unsafe_load_all",
-        "ruamel",
-        "joblib.load",
-        "joblib.numpy_pickle.load",
-        "numpy.load",
-        "numpy.lib.npyio.load",
-        "torch.load",
-        "torch.serialization.load",
-        "torch.serialization._load",
-        "torch.storage._load_from_bytes",
-        "torch._weights_only_unpickler",
-        "pandas.read_pickle",
-        "pandas.io.pickle",
-        "skops.io.load",
-        "onnx.load",
-        "keras.models",
-        "copyreg.add_extension",
-        "copyreg.dispatch_table",
-        "copyreg._inverted_registry",
-        "copyreg._extension_registry",
-        "msgpack",
-        "srsly",
-        "torch.multiprocessing.reductions",
-        "multiprocessing.reduction",
+        """
+        pickle _pickle cPickle pickletools marshal dill.load dill.loads dill._dill.load
+        dill._dill.loads dill._dill.load_session dill.load_session cloudpickle shelve jsonpickle
+        yaml.load yaml.unsafe_load yaml.full_load yaml.load_all yaml.unsafe_load_all ruamel
+        joblib.load joblib.numpy_pickle.load numpy.load numpy.lib.npyio.load torch.load
+        torch.serialization.load torch.serialization._load torch.storage._load_from_bytes
+        torch._weights_only_unpickler pandas.read_pickle pandas.io.pickle skops.io.load
+        onnx.load keras.models copyreg.add_extension copyreg.dispatch_table
+        copyreg._inverted_registry copyreg._extension_registry msgpack srsly
+        torch.multiprocessing.reductions multiprocessing.reduction
+        """,
+    ),
+    **_entries(
+        _EXEC,
+        """
+        dill._dill._create_code dill._dill._create_function dill._dill._eval_repr
+        dill._dill._create_type dill._dill._load_module dill._dill._create_cell
+        dill._dill._create_ftype dill._dill._create_filehandle
+        """,
     ),
     **_entries(
         _INTRO,
-        "inspect",
-        "gc",
-        "types",
-        "sys",
-        "operator.attrgetter",
-        "operator.methodcaller",
-        "builtins.getattr",
-        "builtins.setattr",
-        "builtins.delattr",
-        "builtins.globals",
-        "builtins.locals",
-        "builtins.vars",
-        "builtins.dir",
-        "builtins.super",
-        "builtins.memoryview",
-        "builtins.__build_class__",
-        "builtins.classmethod",
-        "builtins.staticmethod",
-        "builtins.property",
-        "weakref",
-        "_weakref",
-        "abc.ABCMeta",
-        "functools.reduce",
-        "functools.singledispatch",
-        "itertools.starmap",
-        "builtins.map",
-        "builtins.filter",
-        "builtins.apply",
-        "builtins.reload",
-        "builtins.help",
-        "builtins.input",
-        "builtins.raw_input",
-        "builtins.print",
-        "builtins.breakpoint",
-        "builtins.exit",
-        "builtins.quit",
-        "builtins.copyright",
-        "builtins.credits",
-        "builtins.license",
-        "builtins.object.__reduce__",
-        "builtins.object.__subclasses__",
-        "builtins.type.__subclasses__",
-        "copy.copy",
-        "copy.deepcopy",
-        "contextlib",
-        "codecs.open",
-        "codecs.EncodedFile",
+        """
+        inspect gc types sys operator.attrgetter operator.methodcaller builtins.getattr
+        builtins.setattr builtins.delattr builtins.globals builtins.locals builtins.vars
+        builtins.dir builtins.super builtins.memoryview builtins.__build_class__
+        builtins.classmethod builtins.staticmethod builtins.property abc.ABCMeta
+        functools.reduce functools.singledispatch itertools.starmap builtins.map
+        builtins.filter builtins.apply builtins.reload builtins.input builtins.raw_input
+        builtins.breakpoint builtins.exit builtins.quit codecs.open codecs.EncodedFile
+        """,
     ),
     **_entries(
         _PROC,
-        "multiprocessing",
-        "_multiprocessing",
-        "concurrent",
-        "threading",
-        "_thread",
-        "signal",
-        "resource",
-        "atexit",
-        "sched",
-        "faulthandler",
-        "tracemalloc",
-        "syslog",
-        "torch.distributed",
-        "torch.multiprocessing",
-        "ray",
-        "dask.distributed",
-        "joblib.Parallel",
-        "joblib.parallel",
-        "uuid._get_command_stdout",
-        "uuid._popen",
-        "_osx_support",
-        "_aix_support",
-        "crypt",
+        """
+        multiprocessing _multiprocessing concurrent threading _thread signal resource atexit
+        sched faulthandler tracemalloc syslog torch.distributed torch.multiprocessing ray
+        dask.distributed joblib.Parallel joblib.parallel uuid._get_command_stdout uuid._popen
+        _osx_support _aix_support crypt
+        """,
     ),
     **_entries(
         _IMPORT,
-        "importlib",
-        "imp",
-        "pkgutil",
-        "zipimport",
-        "builtins.__import__",
-        "pydoc.locate",
-        "torch._utils._import_dotted_name",
-        "torch.serialization._get_restore_location",
-        "numpy.lib.utils.lookfor",
-        "sklearn.utils.discovery",
-        "mlflow.utils.class_utils",
-        "hydra.utils",
-        "omegaconf.OmegaConf.create",
+        """
+        importlib imp pkgutil zipimport builtins.__import__ pydoc.locate
+        torch._utils._import_dotted_name torch.serialization._get_restore_location
+        numpy.lib.utils.lookfor sklearn.utils.discovery mlflow.utils.class_utils hydra.utils
+        omegaconf.OmegaConf.create
+        """,
     ),
 }
 
@@ -358,447 +138,204 @@ DANGEROUS_PREFIXES: dict[str, tuple[str, str]] = {
 DANGEROUS_EXACT: dict[str, tuple[str, str]] = {
     **_entries(
         _EXEC,
-        "builtins.eval",
-        "builtins.exec",
-        "builtins.compile",
-        "builtins.execfile",
-        "torch.fx.experimental.symbolic_shapes.ShapeEnv.evaluate_expr",
-        "numpy.lib.utils.safe_eval",
-        "pandas.core.frame.DataFrame.eval",
-        "pandas.core.frame.DataFrame.query",
-        "pandas.DataFrame.eval",
-        "pandas.DataFrame.query",
-        "pandas.eval",
-        "scipy.weave",
-        "sklearn.utils.fixes.parse_version",
+        """
+        builtins.eval builtins.exec builtins.compile builtins.execfile
+        torch.fx.experimental.symbolic_shapes.ShapeEnv.evaluate_expr numpy.lib.utils.safe_eval
+        pandas.core.frame.DataFrame.eval pandas.core.frame.DataFrame.query
+        pandas.DataFrame.eval pandas.DataFrame.query pandas.eval scipy.weave
+        """,
     ),
-    **_entries(_IMPORT, "builtins.__import__", "builtins.type.__call__"),
-    **_entries(_INTRO, "builtins.getattr", "builtins.setattr", "operator.getitem.__self__"),
+    **_entries(_IMPORT, "builtins.__import__ builtins.type.__call__"),
+    **_entries(_INTRO, "builtins.getattr builtins.setattr"),
+    **_entries(
+        _FILES,
+        """
+        torch.save torch.from_file pandas.read_csv pandas.read_json pandas.read_html
+        pandas.read_parquet pandas.read_feather pandas.read_excel pandas.read_sql
+        pandas.read_sql_query pandas.read_sql_table pandas.read_table pandas.read_fwf
+        pandas.read_hdf pandas.read_orc pandas.read_sas pandas.read_spss pandas.read_stata
+        pandas.read_xml pandas.read_clipboard numpy.fromfile numpy.load numpy.save
+        numpy.loadtxt numpy.genfromtxt
+        """,
+    ),
 }
 
 #: Attribute names that are dangerous whatever class they hang off (``SomeModel.from_pretrained``).
 DANGEROUS_SUFFIXES: dict[str, tuple[str, str]] = {
-    **_entries(_NESTED, "from_pretrained", "load_model", "loads", "from_file", "load_file"),
-    **_entries(
-        _NET,
-        "hf_hub_download",
-        "snapshot_download",
-        "urlopen",
-        "urlretrieve",
-        "get_file",
-    ),
+    **_entries(_NESTED, "from_pretrained load_model loads from_file load_file"),
+    **_entries(_NET, "hf_hub_download snapshot_download urlopen urlretrieve get_file"),
     **_entries(
         _EXEC,
-        "system",
-        "popen",
-        "spawnv",
-        "spawnve",
-        "execv",
-        "execve",
-        "run_path",
-        "run_module",
-        "exec_command",
-        "load_inline",
-        "check_output",
-        "check_call",
-        "getoutput",
-        "getstatusoutput",
+        """
+        system popen spawnv spawnve execv execve run_path run_module exec_command load_inline
+        check_output check_call getoutput getstatusoutput
+        """,
     ),
     **_entries(
         _FILES,
-        "write_text",
-        "write_bytes",
-        "unlink",
-        "rmtree",
-        "rmdir",
-        "chmod",
-        "chown",
-        "symlink_to",
-        "hardlink_to",
-        "touch",
-        "mkdir",
-        "rename",
-        "replace_file",
+        """
+        write_text write_bytes unlink rmtree rmdir chmod chown symlink_to hardlink_to touch
+        mkdir rename replace_file
+        """,
     ),
 }
 
-#: Subtrees of trusted namespaces that are not model state (already dangerous above, and any
-#: name under them that the lists miss is still refused).
-DENIED_SUBTREES: frozenset[str] = frozenset(
-    {
-        "numpy.testing",
-        "numpy.f2py",
-        "numpy.distutils",
-        "numpy.ctypeslib",
-        "numpy.lib.npyio",
-        "numpy.lib.format",
-        "numpy.lib._npyio_impl",
-        "numpy.lib._datasource",
-        "numpy.memmap",
-        "pandas.io",
-        "pandas.core.computation",
-        "pandas.util",
-        "pandas.testing",
-        "pandas._testing",
-        "pandas.plotting",
-        "scipy.io",
-        "scipy._lib._testutils",
-        "sklearn.datasets",
-        "sklearn.utils._testing",
-        "sklearn.utils.discovery",
-        "sklearn.externals",
-        "torch.utils.collect_env",
-        "torch.utils.cpp_extension",
-        "torch._inductor",
-        "torch._dynamo",
-        "torch.package",
-        "torch.hub",
-        "torch.distributed",
-        "torch.multiprocessing",
-        "torch.jit",
-        "torch.utils.tensorboard",
-        "torch.utils.benchmark",
-        "torch.testing",
-        "torch.fx.graph_module",
-        "torch.backends",
-        "torch.cuda.nvtx",
-        "torch.onnx",
-        "torch._export",
-        "torch.export",
-        "torch.compiler",
-        "torch._functorch",
-        "torch._prims",
-        "torch._subclasses",
-        "torch.utils.data.datapipes",
-        "torch.utils.hipify",
-        "torch.utils.bottleneck",
-        "xgboost.dask",
-        "xgboost.spark",
-        "xgboost.tracker",
-        "xgboost.collective",
-        "xgboost.rabit",
-        "lightgbm.dask",
-        "catboost.datasets",
-        "transformers.utils.hub",
-        "transformers.pipelines",
-        "transformers.dynamic_module_utils",
-        "transformers.commands",
-        "transformers.onnx",
-        "transformers.integrations",
-        "accelerate.commands",
-        "accelerate.launchers",
-        "accelerate.utils.launch",
-        "diffusers.utils.dynamic_modules_utils",
-        "datasets.load",
-        "datasets.utils.file_utils",
-        "sentence_transformers.util",
-        "ultralytics.utils.downloads",
-        "ultralytics.utils.checks",
-        "ultralytics.hub",
-        "timm.models._hub",
-    }
+#: Subtrees of trusted namespaces that are not model state: any name under them is refused.
+DENIED_SUBTREES: frozenset[str] = _names(
+    """
+    numpy.testing numpy.f2py numpy.distutils numpy.ctypeslib numpy.lib.npyio numpy.lib.format
+    numpy.lib._npyio_impl numpy.lib._datasource numpy.memmap pandas.io pandas.core.computation
+    pandas.util pandas.testing pandas._testing pandas.plotting scipy.io scipy._lib._testutils
+    sklearn.datasets sklearn.utils._testing sklearn.utils.discovery sklearn.externals
+    torch.utils.collect_env torch.utils.cpp_extension torch._inductor torch._dynamo
+    torch.package torch.hub torch.distributed torch.multiprocessing torch.jit
+    torch.utils.tensorboard torch.utils.benchmark torch.testing torch.fx.graph_module
+    torch.backends torch.cuda.nvtx torch.onnx torch._export torch.export torch.compiler
+    torch._functorch torch._prims torch._subclasses torch.utils.data.datapipes torch.utils.hipify
+    torch.utils.bottleneck torch.utils.model_zoo torchvision.datasets torchvision.io
+    torchaudio.datasets torchaudio.io torchtext.datasets torchtext.utils
+    pyarrow.fs pyarrow.parquet pyarrow.csv pyarrow.json pyarrow.dataset pyarrow.flight
+    pyarrow.orc pyarrow.feather pyarrow.ipc pyarrow.cuda pyarrow.hdfs pyarrow.substrait
+    xgboost.dask xgboost.spark xgboost.tracker xgboost.collective xgboost.rabit lightgbm.dask
+    catboost.datasets transformers.utils.hub transformers.pipelines
+    transformers.dynamic_module_utils transformers.commands transformers.onnx
+    transformers.integrations accelerate.commands accelerate.launchers accelerate.utils.launch
+    diffusers.utils.dynamic_modules_utils datasets.load datasets.utils.file_utils
+    sentence_transformers.util ultralytics.utils.downloads ultralytics.utils.checks
+    ultralytics.hub timm.models._hub
+    """
 )
 
 #: Framework namespaces whose classes and state are what real model pickles contain.
-TRUSTED_NAMESPACES: frozenset[str] = frozenset(
-    {
-        "numpy",
-        "scipy",
-        "pandas",
-        "sklearn",
-        "torch",
-        "torchvision",
-        "torchaudio",
-        "torchtext",
-        "xgboost",
-        "lightgbm",
-        "catboost",
-        "statsmodels",
-        "joblib.numpy_pickle",
-        "imblearn",
-        "category_encoders",
-        "sklearn_pandas",
-        "mlxtend",
-        "pyarrow",
-        "numba.core",
-        "ml_dtypes",
-        "scikit_learn",
-        "skopt",
-        "hdbscan",
-        "umap",
-        "pynndescent",
-        "gensim.models",
-        "nltk.tokenize",
-        "nltk.stem",
-        "spacy.vocab",
-        "river",
-        "optuna.distributions",
-    }
+TRUSTED_NAMESPACES: frozenset[str] = _names(
+    """
+    numpy scipy pandas sklearn torch torchvision torchaudio torchtext pyarrow xgboost lightgbm
+    catboost statsmodels joblib.numpy_pickle imblearn category_encoders sklearn_pandas mlxtend
+    numba.core ml_dtypes skopt hdbscan umap pynndescent gensim.models nltk.tokenize nltk.stem
+    spacy.vocab river optuna.distributions
+    """
 )
 
 #: Ecosystem namespaces: classes and enums are trusted; calls of their classes only with a
 #: single literal argument (enum members), because their constructors may load files.
-ECOSYSTEM_NAMESPACES: frozenset[str] = frozenset(
-    {
-        "transformers",
-        "tokenizers",
-        "accelerate",
-        "peft",
-        "trl",
-        "sentence_transformers",
-        "diffusers",
-        "timm",
-        "ultralytics",
-        "lightning",
-        "pytorch_lightning",
-        "lightning_fabric",
-        "torchmetrics",
-        "datasets",
-        "einops",
-        "omegaconf",
-        "hydra",
-        "fairseq",
-        "deepspeed",
-        "safetensors",
-        "onnx",
-        "bitsandbytes",
-        "evaluate",
-        "flair",
-        "allennlp",
-        "detectron2",
-        "mmcv",
-        "mmdet",
-        "mmengine",
-        "yolov5",
-        "models",
-        "utils",
-    }
+ECOSYSTEM_NAMESPACES: frozenset[str] = _names(
+    """
+    transformers tokenizers accelerate peft trl sentence_transformers diffusers timm ultralytics
+    lightning pytorch_lightning lightning_fabric torchmetrics datasets einops omegaconf hydra
+    fairseq deepspeed safetensors onnx bitsandbytes evaluate flair allennlp detectron2 mmcv
+    mmdet mmengine yolov5
+    """
 )
 
 #: Builtins that rebuild plain values.
 SAFE_BUILTINS: frozenset[str] = frozenset(
-    {
-        "builtins.list",
-        "builtins.dict",
-        "builtins.set",
-        "builtins.frozenset",
-        "builtins.tuple",
-        "builtins.bytearray",
-        "builtins.bytes",
-        "builtins.str",
-        "builtins.int",
-        "builtins.float",
-        "builtins.complex",
-        "builtins.bool",
-        "builtins.slice",
-        "builtins.range",
-        "builtins.object",
-        "builtins.Ellipsis",
-        "builtins.NotImplemented",
-        "builtins.reversed",
-        "builtins.enumerate",
-        "builtins.zip",
-        "builtins.ValueError",
-        "builtins.KeyError",
-        "builtins.Exception",
-        "builtins.RuntimeError",
-        "builtins.TypeError",
-        "builtins.IndexError",
-        "builtins.AttributeError",
-        "builtins.NotImplementedError",
-        "builtins.StopIteration",
-        "builtins.UserWarning",
-        "builtins.Warning",
-        "builtins.DeprecationWarning",
-        "builtins.FutureWarning",
-        "builtins.RuntimeWarning",
-    }
+    f"builtins.{name}"
+    for name in """
+    list dict set frozenset tuple bytearray bytes str int float complex bool slice range object
+    Ellipsis NotImplemented reversed enumerate zip ValueError KeyError Exception
+    RuntimeError TypeError IndexError AttributeError NotImplementedError StopIteration
+    UserWarning Warning DeprecationWarning FutureWarning RuntimeWarning
+    """.split()
 )
 
 #: Standard-library classes and reconstructors that real model pickles contain.
-SAFE_STDLIB_CLASSES: frozenset[str] = frozenset(
-    {
-        "collections.OrderedDict",
-        "collections.defaultdict",
-        "collections.Counter",
-        "collections.deque",
-        "collections.ChainMap",
-        "collections.UserDict",
-        "collections.UserList",
-        "collections.UserString",
-        "datetime.datetime",
-        "datetime.date",
-        "datetime.time",
-        "datetime.timedelta",
-        "datetime.timezone",
-        "decimal.Decimal",
-        "fractions.Fraction",
-        "uuid.UUID",
-        "uuid.SafeUUID",
-        "functools.partial",
-        "functools.partialmethod",
-        "types.SimpleNamespace",
-        "argparse.Namespace",
-        "pathlib.Path",
-        "pathlib.PosixPath",
-        "pathlib.WindowsPath",
-        "pathlib.PurePath",
-        "pathlib.PurePosixPath",
-        "pathlib.PureWindowsPath",
-        "pathlib._local.Path",
-        "pathlib._local.PosixPath",
-        "pathlib._local.WindowsPath",
-        "pathlib._local.PurePosixPath",
-        "pathlib._local.PureWindowsPath",
-        "ipaddress.IPv4Address",
-        "ipaddress.IPv6Address",
-        "ipaddress.IPv4Network",
-        "ipaddress.IPv6Network",
-        "array.array",
-        "array._array_reconstructor",
-        "re._compile",
-        "re.compile",
-        "re.Pattern",
-        "enum.Enum",
-        "enum.IntEnum",
-        "enum.Flag",
-        "enum.IntFlag",
-        "numbers.Number",
-        "zoneinfo.ZoneInfo",
-        "zoneinfo._zoneinfo.ZoneInfo",
-        "string.Template",
-        "dataclasses._DataclassParams",
-        "dataclasses.Field",
-        "dataclasses._MISSING_TYPE",
-        "dataclasses._FIELD_BASE",
-        "typing.Any",
-        "typing.Union",
-        "typing.Optional",
-        "_collections_abc.dict_keys",
-        "collections.abc.Mapping",
-        "builtins.NoneType",
-        "copyreg._reconstructor",
-        "copyreg.__newobj__",
-        "copyreg.__newobj_ex__",
-        "_codecs.encode",
-        "codecs.encode",
-        "codecs.decode",
-        "warnings.WarningMessage",
-        "statistics.NormalDist",
-        "random.Random",
-        "math.inf",
-        "math.nan",
-    }
+SAFE_STDLIB_CLASSES: frozenset[str] = _names(
+    """
+    collections.OrderedDict collections.defaultdict collections.Counter collections.deque
+    collections.ChainMap collections.UserDict collections.UserList collections.UserString
+    datetime.datetime datetime.date datetime.time datetime.timedelta datetime.timezone
+    decimal.Decimal fractions.Fraction uuid.UUID uuid.SafeUUID functools.partial
+    functools.partialmethod types.SimpleNamespace argparse.Namespace pathlib.Path
+    pathlib.PosixPath pathlib.WindowsPath pathlib.PurePath pathlib.PurePosixPath
+    pathlib.PureWindowsPath pathlib._local.Path pathlib._local.PosixPath
+    pathlib._local.WindowsPath pathlib._local.PurePosixPath pathlib._local.PureWindowsPath
+    ipaddress.IPv4Address ipaddress.IPv6Address ipaddress.IPv4Network ipaddress.IPv6Network
+    array.array array._array_reconstructor re._compile re.compile re.Pattern enum.Enum
+    enum.IntEnum enum.Flag enum.IntFlag numbers.Number zoneinfo.ZoneInfo
+    zoneinfo._zoneinfo.ZoneInfo zoneinfo.ZoneInfo._unpickle zoneinfo._zoneinfo.ZoneInfo._unpickle
+    string.Template dataclasses._DataclassParams dataclasses.Field dataclasses._MISSING_TYPE
+    dataclasses._FIELD_BASE typing.Any typing.Union typing.Optional _collections_abc.dict_keys
+    collections.abc.Mapping builtins.NoneType copyreg._reconstructor copyreg.__newobj__
+    copyreg.__newobj_ex__ _codecs.encode codecs.encode codecs.decode warnings.WarningMessage
+    statistics.NormalDist random.Random math.inf math.nan logging.getLogger logging.Logger
+    logging.RootLogger
+    """
 )
 
 #: Reviewed framework callables that are called at load time to rebuild state.
-SAFE_CALLS: frozenset[str] = frozenset(
-    {
-        # NumPy (old and new module paths)
-        "numpy.core.multiarray._reconstruct",
-        "numpy._core.multiarray._reconstruct",
-        "numpy.core.multiarray.scalar",
-        "numpy._core.multiarray.scalar",
-        "numpy.core.numeric._frombuffer",
-        "numpy._core.numeric._frombuffer",
-        "numpy.ndarray",
-        "numpy.dtype",
-        "numpy.ma.core._mareconstruct",
-        "numpy.core._ufunc_reconstruct",
-        "numpy._core._ufunc_reconstruct",
-        "numpy.random._pickle.__randomstate_ctor",
-        "numpy.random._pickle.__generator_ctor",
-        "numpy.random._pickle.__bit_generator_ctor",
-        "numpy.random._pickle._new_bitgen",
-        "numpy.core.numeric.array",
-        "numpy.array",
-        # PyTorch (what torch.load(weights_only=True) accepts, plus module saves)
-        "torch._utils._rebuild_tensor",
-        "torch._utils._rebuild_tensor_v2",
-        "torch._utils._rebuild_tensor_v3",
-        "torch._utils._rebuild_parameter",
-        "torch._utils._rebuild_parameter_with_state",
-        "torch._utils._rebuild_sparse_tensor",
-        "torch._utils._rebuild_meta_tensor_no_storage",
-        "torch._utils._rebuild_nested_tensor",
-        "torch._utils._rebuild_qtensor",
-        "torch._utils._rebuild_wrapper_subclass",
-        "torch._utils._rebuild_device_tensor_from_numpy",
-        "torch._utils._rebuild_xla_tensor",
-        "torch._utils._rebuild_mps_tensor",
-        "torch._tensor._rebuild_from_type_v2",
-        "torch._tensor._rebuild_from_type",
-        "torch.serialization._get_layout",
-        "torch.Size",
-        "torch.device",
-        "torch.Tensor",
-        "torch.nn.parameter.Parameter",
-        "torch.nn.parameter.Buffer",
-        "torch.nn.parameter.UninitializedParameter",
-        "torch._C._nn._parse_to",
-        "torch.storage.TypedStorage",
-        "torch.storage.UntypedStorage",
-        "torch.storage._StorageBase",
-        "torch._utils._element_size",
-        "torch.finfo",
-        "torch.iinfo",
-        "torch.memory_format",
-        "torch.layout",
-        "torch.dtype",
-        "torch.Generator",
-        "torch.torch_version.TorchVersion",
-        "torch.nn.modules.module._WrappedHook",
-        "torch.optim.optimizer._RequiredParameter",
-        "torch.amp.grad_scaler.GradScaler",
-        "torch.cuda.amp.grad_scaler.GradScaler",
-        "torch._C._functions",
-        # pandas
-        "pandas._libs.internals._unpickle_block",
-        "pandas.core.indexes.base._new_Index",
-        "pandas._libs.tslibs.timestamps._unpickle_timestamp",
-        "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
-        "pandas._libs.tslibs.nattype.__nat_unpickle",
-        "pandas.core.internals.blocks.new_block",
-        "pandas.core.internals.managers.BlockManager",
-        "pandas._libs.sparse.IntIndex",
-        "pandas._libs.sparse.BlockIndex",
-        "pandas._libs.properties.CachedProperty",
-        "pandas.core.arrays.categorical.Categorical",
-        "pandas.core.arrays._mixins._unpickle",
-        # scikit-learn and friends
-        "sklearn.tree._tree.Tree",
-        "sklearn.neighbors._binary_tree.newObj",
-        "sklearn.neighbors._kd_tree.newObj",
-        "sklearn.neighbors._ball_tree.newObj",
-        "sklearn.metrics._dist_metrics.newObj",
-        "sklearn.metrics._dist_metrics.DistanceMetric",
-        "scipy.sparse._csr.csr_matrix",
-        "scipy.sparse._csc.csc_matrix",
-        "scipy.stats._distn_infrastructure.rv_frozen",
-        "scipy.stats._distn_infrastructure.rv_continuous_frozen",
-        "joblib.numpy_pickle.NumpyArrayWrapper",
-        "joblib.numpy_pickle_compat.NDArrayWrapper",
-        "joblib.numpy_pickle_compat.ZNDArrayWrapper",
-        "joblib._store_backends.CacheItemInfo",
-        "xgboost.core.Booster",
-        "xgboost.sklearn.XGBClassifier",
-        "xgboost.sklearn.XGBRegressor",
-        "lightgbm.basic.Booster",
-        "lightgbm.sklearn.LGBMClassifier",
-        "lightgbm.sklearn.LGBMRegressor",
-    }
+SAFE_CALLS: frozenset[str] = _names(
+    """
+    numpy.core.multiarray._reconstruct numpy._core.multiarray._reconstruct
+    numpy.core.multiarray.scalar numpy._core.multiarray.scalar numpy.core.numeric._frombuffer
+    numpy._core.numeric._frombuffer numpy.ndarray numpy.dtype numpy.ma.core._mareconstruct
+    numpy.core._ufunc_reconstruct numpy._core._ufunc_reconstruct
+    numpy.random._pickle.__randomstate_ctor numpy.random._pickle.__generator_ctor
+    numpy.random._pickle.__bit_generator_ctor numpy.random._pickle._new_bitgen
+    numpy.core.numeric.array numpy.array
+
+    torch._utils._rebuild_tensor torch._utils._rebuild_tensor_v2 torch._utils._rebuild_tensor_v3
+    torch._utils._rebuild_parameter torch._utils._rebuild_parameter_with_state
+    torch._utils._rebuild_sparse_tensor torch._utils._rebuild_meta_tensor_no_storage
+    torch._utils._rebuild_nested_tensor torch._utils._rebuild_qtensor
+    torch._utils._rebuild_wrapper_subclass torch._utils._rebuild_device_tensor_from_numpy
+    torch._utils._rebuild_xla_tensor torch._utils._rebuild_mps_tensor
+    torch._tensor._rebuild_from_type_v2 torch._tensor._rebuild_from_type
+    torch.serialization._get_layout torch.Size torch.device torch.Tensor
+    torch.nn.parameter.Parameter torch.nn.parameter.Buffer
+    torch.nn.parameter.UninitializedParameter torch._C._nn._parse_to torch.storage.TypedStorage
+    torch.storage.UntypedStorage torch.storage._StorageBase torch._utils._element_size
+    torch.finfo torch.iinfo torch.memory_format torch.layout torch.dtype torch.Generator
+    torch.torch_version.TorchVersion torch.nn.modules.module._WrappedHook
+    torch.optim.optimizer._RequiredParameter torch.amp.grad_scaler.GradScaler
+    torch.cuda.amp.grad_scaler.GradScaler
+
+    pandas._libs.internals._unpickle_block pandas.core.indexes.base._new_Index
+    pandas._libs.tslibs.timestamps._unpickle_timestamp
+    pandas._libs.tslibs.timedeltas._timedelta_unpickle pandas._libs.tslibs.nattype.__nat_unpickle
+    pandas.core.internals.blocks.new_block pandas.core.internals.managers.BlockManager
+    pandas._libs.sparse.IntIndex pandas._libs.sparse.BlockIndex
+    pandas._libs.properties.CachedProperty pandas.core.arrays.categorical.Categorical
+    pandas.core.arrays._mixins._unpickle
+
+    sklearn.tree._tree.Tree sklearn.neighbors._binary_tree.newObj sklearn.neighbors._kd_tree.newObj
+    sklearn.neighbors._ball_tree.newObj sklearn.metrics._dist_metrics.newObj
+    sklearn.metrics._dist_metrics.DistanceMetric scipy.sparse._csr.csr_matrix
+    scipy.sparse._csc.csc_matrix scipy.stats._distn_infrastructure.rv_frozen
+    scipy.stats._distn_infrastructure.rv_continuous_frozen
+    joblib.numpy_pickle.NumpyArrayWrapper joblib.numpy_pickle_compat.NDArrayWrapper
+    joblib.numpy_pickle_compat.ZNDArrayWrapper joblib._store_backends.CacheItemInfo
+    xgboost.core.Booster xgboost.sklearn.XGBClassifier xgboost.sklearn.XGBRegressor
+    lightgbm.basic.Booster lightgbm.sklearn.LGBMClassifier lightgbm.sklearn.LGBMRegressor
+
+    pyarrow.lib.py_buffer pyarrow.lib.type_for_alias pyarrow.lib.chunked_array pyarrow.lib.field
+    pyarrow.lib.schema pyarrow.lib.scalar pyarrow.lib.list_ pyarrow.lib.large_list
+    pyarrow.lib.list_view pyarrow.lib.struct pyarrow.lib.map_ pyarrow.lib.dictionary
+    pyarrow.lib.timestamp pyarrow.lib.time32 pyarrow.lib.time64 pyarrow.lib.duration
+    pyarrow.lib.decimal128 pyarrow.lib.decimal256 pyarrow.lib.binary
+    pyarrow.lib.fixed_size_list pyarrow.lib.union pyarrow.lib.array pyarrow.lib.record_batch
+    pyarrow.lib.table pyarrow.lib.allocate_buffer pyarrow.lib.KeyValueMetadata
+    pyarrow.lib.month_day_nano_interval
+
+    dill._dill._create_array dill._dill._load_type dill._dill._create_namedtuple
+    dill._dill._get_attr dill._dill._import_module dill._dill._create_dtypemeta
+    dill._dill._create_rlock dill._dill._create_lock dill._dill._create_weakref
+    """
 )
 
 #: Allowlisted callables that import ``module.name`` given as string arguments.
-IMPORT_GADGETS: frozenset[str] = frozenset(
-    {"numpy.core._ufunc_reconstruct", "numpy._core._ufunc_reconstruct"}
+IMPORT_GADGETS: frozenset[str] = _names(
+    "numpy.core._ufunc_reconstruct numpy._core._ufunc_reconstruct"
 )
 
-#: Allowlisted callables that call one of their arguments while unpickling.
+#: Allowlisted callables that import the module named by their first argument.
+MODULE_IMPORT_GADGETS: frozenset[str] = _names("dill._dill._import_module")
+
+#: Allowlisted callables that behave like ``getattr(obj, name)``.
+GETATTR_GADGETS: frozenset[str] = _names("builtins.getattr dill._dill._get_attr")
+
+#: Allowlisted callables that call one of their arguments (by position) while unpickling.
 CALLING_GADGETS: dict[str, int] = {
     "torch._tensor._rebuild_from_type_v2": 0,
     "torch._tensor._rebuild_from_type": 0,
-    "copyreg._reconstructor": 1,
-    "functools.partial": 0,
-    "collections.defaultdict": 0,
+    "dill._dill._create_array": 0,
 }

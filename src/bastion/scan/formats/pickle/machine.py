@@ -20,7 +20,12 @@ from typing import cast
 
 from bastion.errors import AnalysisLimitError
 from bastion.scan.formats.pickle.knowledge import Usage, normalize_module, qualify
-from bastion.scan.formats.pickle.knowledge_data import CALLING_GADGETS, IMPORT_GADGETS
+from bastion.scan.formats.pickle.knowledge_data import (
+    CALLING_GADGETS,
+    GETATTR_GADGETS,
+    IMPORT_GADGETS,
+    MODULE_IMPORT_GADGETS,
+)
 from bastion.scan.formats.pickle.reader import (
     BigBytes,
     ByteReader,
@@ -45,7 +50,6 @@ from bastion.scan.formats.pickle.values import (
 )
 from bastion.scan.limits import Deadline, Limits
 
-_BENIGN_TYPE_ARGS = (None, NotImplemented, Ellipsis)
 _NESTED_LOADERS = frozenset(
     {
         "pickle.loads",
@@ -283,7 +287,18 @@ class PickleMachine:
     def _special_call(self, func: Glob, items: list[Value], args: Value, pos: int) -> Value | None:
         """Reviewed helpers whose effect is known statically."""
         qual = func.qualname
-        if qual == "builtins.getattr" and len(items) >= 2:
+        if qual in MODULE_IMPORT_GADGETS and items:
+            module = literal(items[0])
+            func.use(Usage.CALL, pos, args)
+            if isinstance(module, str):
+                glob = Glob(module, pos, qual)
+                if not _valid_dotted(module):
+                    self.obs.dynamic.append((pos, "invalid-name", f"imports module {module!r}"))
+                self.obs.globs.append(glob)
+                return glob
+            self.obs.dynamic.append((pos, "computed-import", f"{qual} with a computed name"))
+            return Unknown("module imported by a computed name")
+        if qual in GETATTR_GADGETS and len(items) >= 2:
             base, attr = items[0], items[1]
             name = literal(attr)
             if isinstance(name, str) and isinstance(base, Glob):
@@ -301,13 +316,10 @@ class PickleMachine:
             self.obs.dynamic.append((pos, "computed-import", f"{qual} with computed names"))
             return Unknown("import by computed name")
         if qual == "builtins.type":
-            if (
-                len(items) == 1
-                and literal(items[0]) in _BENIGN_TYPE_ARGS
-                and isinstance(items[0], Lit)
-            ):
-                func.use(Usage.REFERENCE, pos)
-                return Unknown("builtin type")
+            if len(items) == 1 and _benign_type_arg(items[0]):
+                func.resolved_uses += 1
+                func.total_calls += 1
+                return Unknown("builtin singleton type")
             return None
         if qual in ("copyreg._reconstructor",) and len(items) >= 2:
             func.use(Usage.CALL, pos, args)
@@ -580,6 +592,16 @@ _BUILTIN_BASES = frozenset(
         "builtins.ValueError",
     }
 )
+
+
+def _benign_type_arg(value: Value) -> bool:
+    """``type(None)``, ``type(NotImplemented)``, ``type(...)``: how pickle saves those types."""
+    if isinstance(value, Lit):
+        return value.value is None
+    return isinstance(value, Glob) and value.qualname in (
+        "builtins.NotImplemented",
+        "builtins.Ellipsis",
+    )
 
 
 def _value(item: Value | _Mark) -> Value:
