@@ -31,7 +31,7 @@ def _names(text: str) -> frozenset[str]:
 
 
 def _entries(category: str, text: str) -> dict[str, tuple[str, str]]:
-    return {name: (category, _EXPLANATIONS[category]) for name in text.split()}
+    return dict.fromkeys(text.split(), (category, _EXPLANATIONS[category]))
 
 
 #: Whole modules (and everything below them) whose globals have no place in a model file.

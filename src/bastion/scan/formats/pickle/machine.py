@@ -10,22 +10,14 @@ Every opcode before a malformed byte is still analyzed: the real unpickler runs 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import codecs
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
 from bastion.errors import AnalysisLimitError
+from bastion.scan.formats.pickle.gadgets import NESTED_LOADERS, resolve_special, valid_dotted
 from bastion.scan.formats.pickle.knowledge import Usage, normalize_module, qualify
-from bastion.scan.formats.pickle.knowledge_data import (
-    CALLING_GADGETS,
-    GETATTR_GADGETS,
-    IMPORT_GADGETS,
-    MODULE_IMPORT_GADGETS,
-)
+from bastion.scan.formats.pickle.knowledge_data import CALLING_GADGETS
 from bastion.scan.formats.pickle.reader import (
     BigBytes,
     ByteReader,
@@ -49,43 +41,6 @@ from bastion.scan.formats.pickle.values import (
     literal,
 )
 from bastion.scan.limits import Deadline, Limits
-
-_NESTED_LOADERS = frozenset(
-    {
-        "pickle.loads",
-        "pickle.load",
-        "_pickle.loads",
-        "_pickle.load",
-        "cPickle.loads",
-        "dill.loads",
-        "dill.load",
-        "cloudpickle.loads",
-        "cloudpickle.load",
-        "joblib.load",
-        "numpy.load",
-        "torch.load",
-        "torch.serialization.load",
-        "torch.storage._load_from_bytes",
-        "marshal.loads",
-        "pandas.read_pickle",
-        "dill._dill.loads",
-        "pickle._loads",
-    }
-)
-_DECODERS: dict[str, Callable[[bytes], bytes]] = {
-    "base64.b64decode": base64.b64decode,
-    "base64.standard_b64decode": base64.standard_b64decode,
-    "base64.urlsafe_b64decode": base64.urlsafe_b64decode,
-    "base64.b32decode": base64.b32decode,
-    "base64.b16decode": base64.b16decode,
-    "base64.a85decode": base64.a85decode,
-    "base64.b85decode": base64.b85decode,
-    "binascii.a2b_base64": binascii.a2b_base64,
-    "binascii.unhexlify": binascii.unhexlify,
-    "binascii.a2b_hex": binascii.a2b_hex,
-    "builtins.bytes.fromhex": lambda b: bytes.fromhex(b.decode("latin-1")),
-    "zlib.decompress": lambda b: zlib.decompressobj().decompress(b, 64 << 20),
-}
 
 
 class StackUnderflowError(Exception):
@@ -217,10 +172,10 @@ class PickleMachine:
 
     # -- imports ---------------------------------------------------------------------------------
 
-    def _import(self, module: str, name: str, pos: int, via: str) -> Glob:
+    def import_global(self, module: str, name: str, pos: int, via: str) -> Glob:
         module, name = normalize_module(module, name)
         glob = Glob(qualify(module, name), pos, via)
-        if not (_valid_dotted(module) and _valid_dotted(name)):
+        if not (valid_dotted(module) and valid_dotted(name)):
             self.obs.dynamic.append(
                 (pos, "invalid-name", f"imports {module!r} {name!r}, not a valid dotted name")
             )
@@ -229,14 +184,14 @@ class PickleMachine:
 
     def op_GLOBAL(self, op: Op) -> None:
         module, name = cast("tuple[str, str]", op.arg)
-        self._push(self._import(module, name, op.pos, "GLOBAL"))
+        self._push(self.import_global(module, name, op.pos, "GLOBAL"))
 
     def op_STACK_GLOBAL(self, op: Op) -> None:
         name = self._pop_value()
         module = self._pop_value()
         m, n = literal(module), literal(name)
         if isinstance(m, str) and isinstance(n, str):
-            self._push(self._import(m, n, op.pos, "STACK_GLOBAL"))
+            self._push(self.import_global(m, n, op.pos, "STACK_GLOBAL"))
             return
         self.obs.dynamic.append(
             (op.pos, "computed-import", "STACK_GLOBAL with a module or name computed at load time")
@@ -266,7 +221,7 @@ class PickleMachine:
     def _call(self, func: Value, args: Value, pos: int, opname: str) -> Value:
         items = args_of(args)
         if isinstance(func, Glob):
-            special = self._special_call(func, items, args, pos)
+            special = resolve_special(self, func, items, args, pos)
             if special is not None:
                 return special
             func.use(Usage.CALL, pos, args)
@@ -277,85 +232,12 @@ class PickleMachine:
                 target = items[gadget_index]
                 if isinstance(target, Glob):
                     target.use(Usage.CALL, pos, None)
-            if func.qualname in _NESTED_LOADERS and items:
+            if func.qualname in NESTED_LOADERS and items:
                 self.obs.nested.append((func.qualname, _payload(items[0]), pos))
             return Call(func, args, pos, opname)
         if isinstance(func, Call | Unknown | Persist):
             self.obs.dynamic_calls.append((pos, f"calls a value computed at load time ({opname})"))
         return Call(func, args, pos, opname)
-
-    def _special_call(self, func: Glob, items: list[Value], args: Value, pos: int) -> Value | None:
-        """Reviewed helpers whose effect is known statically."""
-        qual = func.qualname
-        if qual in MODULE_IMPORT_GADGETS and items:
-            module = literal(items[0])
-            func.use(Usage.CALL, pos, args)
-            if isinstance(module, str):
-                glob = Glob(module, pos, qual)
-                if not _valid_dotted(module):
-                    self.obs.dynamic.append((pos, "invalid-name", f"imports module {module!r}"))
-                self.obs.globs.append(glob)
-                return glob
-            self.obs.dynamic.append((pos, "computed-import", f"{qual} with a computed name"))
-            return Unknown("module imported by a computed name")
-        if qual in GETATTR_GADGETS and len(items) >= 2:
-            base, attr = items[0], items[1]
-            name = literal(attr)
-            if isinstance(name, str) and isinstance(base, Glob):
-                func.resolved_uses += 1
-                func.total_calls += 1
-                resolved = Glob(f"{base.qualname}.{name}", pos, "getattr")
-                self.obs.globs.append(resolved)
-                return resolved
-            return None
-        if qual in IMPORT_GADGETS and len(items) >= 2:
-            module, name = literal(items[0]), literal(items[1])
-            func.use(Usage.CALL, pos, args)
-            if isinstance(module, str) and isinstance(name, str):
-                return self._import(module, name, pos, qual)
-            self.obs.dynamic.append((pos, "computed-import", f"{qual} with computed names"))
-            return Unknown("import by computed name")
-        if qual == "builtins.type":
-            if len(items) == 1 and _benign_type_arg(items[0]):
-                func.resolved_uses += 1
-                func.total_calls += 1
-                return Unknown("builtin singleton type")
-            return None
-        if qual in ("copyreg._reconstructor",) and len(items) >= 2:
-            func.use(Usage.CALL, pos, args)
-            cls, base = items[0], items[1]
-            if isinstance(cls, Glob):
-                cls.use(Usage.CONSTRUCT, pos, args)
-            if isinstance(base, Glob) and base.qualname not in _BUILTIN_BASES:
-                base.use(Usage.CALL, pos, args)
-            return Call(cls, args, pos, "REDUCE")
-        if qual in ("copyreg.__newobj__", "copyreg.__newobj_ex__") and items:
-            func.use(Usage.CALL, pos, args)
-            if isinstance(items[0], Glob):
-                items[0].use(Usage.CONSTRUCT, pos, args)
-            return Call(items[0], args, pos, "NEWOBJ")
-        if qual in ("_codecs.encode", "codecs.encode") and items:
-            text, encoding = literal(items[0]), literal(items[1]) if len(items) > 1 else "utf-8"
-            if isinstance(text, str) and isinstance(encoding, str):
-                func.use(Usage.CALL, pos, args)
-                try:
-                    return Lit(codecs.encode(text, encoding))
-                except (LookupError, ValueError, TypeError):
-                    return Call(func, args, pos, "REDUCE")
-            return None
-        decoder = _DECODERS.get(qual)
-        if decoder is not None and items:
-            data = literal(items[0])
-            func.use(Usage.CALL, pos, args)
-            if isinstance(data, str):
-                data = data.encode("latin-1", "replace")
-            if isinstance(data, bytes | bytearray):
-                try:
-                    return Lit(decoder(bytes(data)))
-                except (ValueError, TypeError, zlib.error, binascii.Error):
-                    pass
-            return Call(func, args, pos, "REDUCE")
-        return None
 
     def op_NEWOBJ(self, op: Op) -> None:
         args = self._pop_value()
@@ -383,7 +265,7 @@ class PickleMachine:
     def op_INST(self, op: Op) -> None:
         module, name = cast("tuple[str, str]", op.arg)
         args = self._pop_mark()
-        cls = self._import(module, name, op.pos, "INST")
+        cls = self.import_global(module, name, op.pos, "INST")
         self._instantiate(cls, args, op.pos, "INST")
 
     def op_OBJ(self, op: Op) -> None:
@@ -400,7 +282,7 @@ class PickleMachine:
             # class; only a class with no arguments is built without running its constructor.
             usage = Usage.CALL if args or not last[:1].isupper() else Usage.CONSTRUCT
             cls.use(usage, pos, argv)
-            if usage is Usage.CALL and cls.qualname in _NESTED_LOADERS and args:
+            if usage is Usage.CALL and cls.qualname in NESTED_LOADERS and args:
                 self.obs.nested.append((cls.qualname, _payload(args[0]), pos))
         else:
             self.obs.dynamic_calls.append((pos, f"{opname} on a value computed at load time"))
@@ -573,37 +455,6 @@ class PickleMachine:
         return None
 
 
-_BUILTIN_BASES = frozenset(
-    {
-        "builtins.object",
-        "builtins.dict",
-        "builtins.list",
-        "builtins.set",
-        "builtins.tuple",
-        "builtins.int",
-        "builtins.float",
-        "builtins.str",
-        "builtins.bytes",
-        "builtins.frozenset",
-        "builtins.complex",
-        "builtins.bytearray",
-        "builtins.Exception",
-        "builtins.BaseException",
-        "builtins.ValueError",
-    }
-)
-
-
-def _benign_type_arg(value: Value) -> bool:
-    """``type(None)``, ``type(NotImplemented)``, ``type(...)``: how pickle saves those types."""
-    if isinstance(value, Lit):
-        return value.value is None
-    return isinstance(value, Glob) and value.qualname in (
-        "builtins.NotImplemented",
-        "builtins.Ellipsis",
-    )
-
-
 def _value(item: Value | _Mark) -> Value:
     if isinstance(item, _Mark):
         raise StackUnderflowError("uses a MARK as a value")
@@ -621,10 +472,6 @@ def _payload(value: Value) -> object:
     if isinstance(value, Lit):
         return value.value
     return None
-
-
-def _valid_dotted(text: str) -> bool:
-    return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
 __all__ = ["BigBytes", "Observations", "PickleMachine", "RunResult"]

@@ -1,0 +1,192 @@
+"""Reviewed helpers whose effect on the stack is known statically.
+
+``getattr`` on an imported class, NumPy's ufunc reconstructor and dill's module import resolve to
+new globals that are judged like any other; ``copyreg`` reconstructors say which class is built;
+``_codecs.encode`` and the usual decoders (base64, zlib, hex) are folded so a nested payload hidden
+behind them is still found. Anything else is left to the generic call handling.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import zlib
+from collections.abc import Callable
+from typing import Protocol
+
+from bastion.scan.formats.pickle.knowledge import Usage
+from bastion.scan.formats.pickle.knowledge_data import (
+    GETATTR_GADGETS,
+    IMPORT_GADGETS,
+    MODULE_IMPORT_GADGETS,
+)
+from bastion.scan.formats.pickle.values import Call, Glob, Lit, Unknown, Value, literal
+
+
+class _Obs(Protocol):
+    globs: list[Glob]
+    dynamic: list[tuple[int, str, str]]
+
+
+class MachineState(Protocol):
+    """What the helpers need from the machine."""
+
+    @property
+    def obs(self) -> _Obs:
+        """The observations being collected."""
+        ...
+
+    def import_global(self, module: str, name: str, pos: int, via: str) -> Glob:
+        """Record an import and return its value."""
+        ...
+
+
+NESTED_LOADERS = frozenset(
+    {
+        "pickle.loads",
+        "pickle.load",
+        "_pickle.loads",
+        "_pickle.load",
+        "cPickle.loads",
+        "dill.loads",
+        "dill.load",
+        "cloudpickle.loads",
+        "cloudpickle.load",
+        "joblib.load",
+        "numpy.load",
+        "torch.load",
+        "torch.serialization.load",
+        "torch.storage._load_from_bytes",
+        "marshal.loads",
+        "pandas.read_pickle",
+        "dill._dill.loads",
+        "pickle._loads",
+    }
+)
+DECODERS: dict[str, Callable[[bytes], bytes]] = {
+    "base64.b64decode": base64.b64decode,
+    "base64.standard_b64decode": base64.standard_b64decode,
+    "base64.urlsafe_b64decode": base64.urlsafe_b64decode,
+    "base64.b32decode": base64.b32decode,
+    "base64.b16decode": base64.b16decode,
+    "base64.a85decode": base64.a85decode,
+    "base64.b85decode": base64.b85decode,
+    "binascii.a2b_base64": binascii.a2b_base64,
+    "binascii.unhexlify": binascii.unhexlify,
+    "binascii.a2b_hex": binascii.a2b_hex,
+    "builtins.bytes.fromhex": lambda b: bytes.fromhex(b.decode("latin-1")),
+    "zlib.decompress": lambda b: zlib.decompressobj().decompress(b, 64 << 20),
+}
+
+
+BUILTIN_BASES = frozenset(
+    {
+        "builtins.object",
+        "builtins.dict",
+        "builtins.list",
+        "builtins.set",
+        "builtins.tuple",
+        "builtins.int",
+        "builtins.float",
+        "builtins.str",
+        "builtins.bytes",
+        "builtins.frozenset",
+        "builtins.complex",
+        "builtins.bytearray",
+        "builtins.Exception",
+        "builtins.BaseException",
+        "builtins.ValueError",
+    }
+)
+
+
+def benign_type_arg(value: Value) -> bool:
+    """``type(None)``, ``type(NotImplemented)``, ``type(...)``: how pickle saves those types."""
+    if isinstance(value, Lit):
+        return value.value is None
+    return isinstance(value, Glob) and value.qualname in (
+        "builtins.NotImplemented",
+        "builtins.Ellipsis",
+    )
+
+
+def resolve_special(
+    machine: MachineState, func: Glob, items: list[Value], args: Value, pos: int
+) -> Value | None:
+    """Reviewed helpers whose effect is known statically."""
+    qual = func.qualname
+    if qual in MODULE_IMPORT_GADGETS and items:
+        module = literal(items[0])
+        func.use(Usage.CALL, pos, args)
+        if isinstance(module, str):
+            glob = Glob(module, pos, qual)
+            if not valid_dotted(module):
+                machine.obs.dynamic.append((pos, "invalid-name", f"imports module {module!r}"))
+            machine.obs.globs.append(glob)
+            return glob
+        machine.obs.dynamic.append((pos, "computed-import", f"{qual} with a computed name"))
+        return Unknown("module imported by a computed name")
+    if qual in GETATTR_GADGETS and len(items) >= 2:
+        base, attr = items[0], items[1]
+        name = literal(attr)
+        if isinstance(name, str) and isinstance(base, Glob):
+            func.resolved_uses += 1
+            func.total_calls += 1
+            resolved = Glob(f"{base.qualname}.{name}", pos, "getattr")
+            machine.obs.globs.append(resolved)
+            return resolved
+        return None
+    if qual in IMPORT_GADGETS and len(items) >= 2:
+        module, name = literal(items[0]), literal(items[1])
+        func.use(Usage.CALL, pos, args)
+        if isinstance(module, str) and isinstance(name, str):
+            return machine.import_global(module, name, pos, qual)
+        machine.obs.dynamic.append((pos, "computed-import", f"{qual} with computed names"))
+        return Unknown("import by computed name")
+    if qual == "builtins.type":
+        if len(items) == 1 and benign_type_arg(items[0]):
+            func.resolved_uses += 1
+            func.total_calls += 1
+            return Unknown("builtin singleton type")
+        return None
+    if qual in ("copyreg._reconstructor",) and len(items) >= 2:
+        func.use(Usage.CALL, pos, args)
+        cls, base = items[0], items[1]
+        if isinstance(cls, Glob):
+            cls.use(Usage.CONSTRUCT, pos, args)
+        if isinstance(base, Glob) and base.qualname not in BUILTIN_BASES:
+            base.use(Usage.CALL, pos, args)
+        return Call(cls, args, pos, "REDUCE")
+    if qual in ("copyreg.__newobj__", "copyreg.__newobj_ex__") and items:
+        func.use(Usage.CALL, pos, args)
+        if isinstance(items[0], Glob):
+            items[0].use(Usage.CONSTRUCT, pos, args)
+        return Call(items[0], args, pos, "NEWOBJ")
+    if qual in ("_codecs.encode", "codecs.encode") and items:
+        text, encoding = literal(items[0]), literal(items[1]) if len(items) > 1 else "utf-8"
+        if isinstance(text, str) and isinstance(encoding, str):
+            func.use(Usage.CALL, pos, args)
+            try:
+                return Lit(codecs.encode(text, encoding))
+            except (LookupError, ValueError, TypeError):
+                return Call(func, args, pos, "REDUCE")
+        return None
+    decoder = DECODERS.get(qual)
+    if decoder is not None and items:
+        data = literal(items[0])
+        func.use(Usage.CALL, pos, args)
+        if isinstance(data, str):
+            data = data.encode("latin-1", "replace")
+        if isinstance(data, bytes | bytearray):
+            try:
+                return Lit(decoder(bytes(data)))
+            except (ValueError, TypeError, zlib.error, binascii.Error):
+                pass
+        return Call(func, args, pos, "REDUCE")
+    return None
+
+
+def valid_dotted(text: str) -> bool:
+    """A dotted Python identifier."""
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
