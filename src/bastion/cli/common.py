@@ -13,6 +13,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bastion.core import ExitCode
 from bastion.errors import BastionError
@@ -42,7 +43,9 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except BastionError as exc:
-            stderr_console().print(f"[bold red]error:[/bold red] {exc.diagnostics()}")
+            stderr_console().print(
+                f"[bold red]error:[/bold red] {escape(exc.diagnostics())}", soft_wrap=True
+            )
             raise typer.Exit(int(ExitCode.ERROR)) from None
         except KeyboardInterrupt:
             stderr_console().print("[bold red]interrupted[/bold red]")
@@ -51,8 +54,9 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             if os.environ.get("BASTION_DEBUG"):
                 traceback.print_exc()
             stderr_console().print(
-                f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc} "
-                "(set BASTION_DEBUG=1 for the traceback)"
+                f"[bold red]internal error:[/bold red] {escape(type(exc).__name__)}: "
+                f"{escape(str(exc))} (set BASTION_DEBUG=1 for the traceback)",
+                soft_wrap=True,
             )
             raise typer.Exit(int(ExitCode.ERROR)) from None
 

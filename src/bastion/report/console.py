@@ -48,6 +48,7 @@ def print_report(report: ReportInput, console: Console, *, verbose: bool = False
         console.print(table)
     else:
         console.print("[green]No findings.[/green]")
+    _print_files(report, console, verbose=verbose)
     if verdict.suppressed:
         console.print(f"[dim]{len(verdict.suppressed)} finding(s) suppressed.[/dim]")
     if result.skipped:
@@ -68,6 +69,39 @@ def print_report(report: ReportInput, console: Console, *, verbose: bool = False
         console.print("[bold green]PASSED[/bold green]: the policy gate allows this.")
     else:
         console.print(f"[bold red]FAILED[/bold red]: {escape('; '.join(verdict.reasons))}.")
+
+
+def _print_files(report: ReportInput, console: Console, *, verbose: bool) -> None:
+    """One line per scanned file: clean, findings (worst severity), or not fully checked."""
+    result, verdict = report.result, report.verdict
+    files = [a for a in result.artifacts if a.member is None]
+    if not files:
+        return
+    worst: dict[str, Severity] = {}
+    count: dict[str, int] = {}
+    for finding in verdict.findings:
+        path = finding.location.path
+        count[path] = count.get(path, 0) + 1
+        worst[path] = max(worst.get(path, Severity.INFO), finding.severity)
+    skipped = {s.path for s in result.skipped}
+    table = Table(title="Files", title_justify="left", expand=True, show_edge=False)
+    table.add_column("File", overflow="fold", ratio=3)
+    table.add_column("Format", no_wrap=True)
+    table.add_column("Result", ratio=2)
+    shown = files if verbose else files[:50]
+    for artifact in shown:
+        path = artifact.path
+        if path in count:
+            sev = worst[path]
+            state = Text(f"{count[path]} finding(s), worst {sev.label}", style=_STYLE[sev])
+        elif path in skipped:
+            state = Text("not fully checked", style="yellow")
+        else:
+            state = Text("clean", style="green")
+        table.add_row(escape(path), artifact.format, state)
+    console.print(table)
+    if len(files) > len(shown):
+        console.print(f"  … and {len(files) - len(shown)} more files (use --verbose)")
 
 
 def _counts(report: ReportInput) -> dict[str, int]:
