@@ -96,7 +96,9 @@ ARCHIVE_RULES = (ZIP_ANOMALY, PATH_TRAVERSAL, ARCHIVE_BOMB, ENCRYPTED_MEMBER, CR
 #: Members at most this big get their CRC verified (they are read in full anyway).
 _CRC_CHECK_BYTES = 64 * 1024 * 1024
 
-MemberRouter = Callable[[zipread.ZipEntry, Blob, AnalysisContext], bool]
+#: Claims a member for special handling: returns the format it was handled as (or ``True``),
+#: or a false value to let the member be detected and dispatched normally.
+MemberRouter = Callable[[zipread.ZipEntry, Blob, AnalysisContext], "str | bool | None"]
 
 
 def unsafe_member_name(name: str) -> str | None:
@@ -151,9 +153,17 @@ def walk_zip(blob: Blob, ctx: AnalysisContext, route: MemberRouter | None = None
             continue
         if _declared_bomb(ctx, entry):
             continue
-        if route is not None and route(entry, member, ctx):
-            continue
-        formats = ctx.dispatch(member, entry.name)
+        if entry.method != zipread.STORED:
+            try:
+                ctx.budget.spend(entry.size, entry.compressed_size)
+            except AnalysisLimitError as exc:
+                _bomb(ctx, entry.name, f"{exc}; the remaining members were not analyzed")
+                break
+        handled = route(entry, member, ctx) if route is not None else None
+        if handled:
+            formats: tuple[str, ...] = (handled if isinstance(handled, str) else "routed",)
+        else:
+            formats = ctx.dispatch(member, entry.name)
         _after_member(ctx, entry, member, formats)
     return names
 

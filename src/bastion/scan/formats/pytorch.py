@@ -47,7 +47,7 @@ class PyTorchZipAnalyzer(Analyzer):
         )
         mode = Mode.TORCHSCRIPT if torchscript else Mode.GENERIC
 
-        def route(entry: zipread.ZipEntry, member: Blob, parent: AnalysisContext) -> bool:
+        def route(entry: zipread.ZipEntry, member: Blob, parent: AnalysisContext) -> str | None:
             base = posixpath.basename(entry.name)
             if base.endswith(_PICKLE_NAMES):
                 parent.nested(
@@ -56,7 +56,7 @@ class PyTorchZipAnalyzer(Analyzer):
                     "pickle",
                     lambda b, c: analyze_pickle(b, c, mode=mode),
                 )
-                return True
+                return "pickle"
             if _STORAGE.search(entry.name):
                 if _looks_like_pickle(member.head(4096)):
                     parent.nested(
@@ -65,9 +65,9 @@ class PyTorchZipAnalyzer(Analyzer):
                         "pickle",
                         lambda b, c: analyze_pickle(b, c, mode=Mode.GENERIC),
                     )
-                else:
-                    parent.child(entry.name).record("tensor-data", ArtifactKind.MODEL, entry.size)
-                return True
-            return False
+                    return "pickle"
+                parent.child(entry.name).record("tensor-data", ArtifactKind.MODEL, entry.size)
+                return "tensor-data"
+            return None
 
         walk_zip(blob, ctx, route)
