@@ -292,7 +292,7 @@ def _isolated(candidate: Candidate, settings: ScanSettings) -> FileOutcome:
     """Re-run one file alone after a worker died; if it kills its worker again, skip it."""
     with ProcessPoolExecutor(max_workers=1, mp_context=_context()) as pool:
         try:
-            return pool.submit(analyze_file, candidate, settings).result()
+            return pool.submit(_analyze_chunk, [candidate], settings).result()[0]
         except BrokenProcessPool:
             return FileOutcome(
                 skipped=[
