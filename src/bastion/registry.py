@@ -30,6 +30,8 @@ BUILTIN_ANALYZERS: tuple[str, ...] = (
     "bastion.scan.formats.compression:CompressionAnalyzer",
     "bastion.scan.formats.pytorch:PyTorchZipAnalyzer",
     "bastion.scan.formats.numpy:NumpyAnalyzer",
+    "bastion.scan.formats.tensorflow:SavedModelAnalyzer",
+    "bastion.scan.formats.tensorflow:FingerprintAnalyzer",
     "bastion.scan.formats.general:GeneralRules",
 )
 

@@ -82,6 +82,7 @@ _PICKLE_HINT_EXT = frozenset(
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _TORCH_LEGACY_MAGIC = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+_TF_SHARD = re.compile(r"\.data-\d{5}-of-\d{5}$")
 _IDENT = re.compile(rb"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 _MEDIA_MAGICS: tuple[tuple[bytes, str], ...] = (
@@ -134,10 +135,18 @@ def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ..
 
     if lower == "saved_model.pb":
         return ("tf-savedmodel",)
+    if lower == "saved_model.pbtxt":
+        return ("tf-savedmodel-text",)
+    if lower == "fingerprint.pb":
+        return ("tf-fingerprint",)
+    if _TF_SHARD.search(lower):
+        return ("tensor-data",)  # TensorFlow checkpoint shard: raw tensor bytes
     if lower == "keras_metadata.pb":
         return ("keras-metadata",)
     if lower.endswith(".onnx") or _looks_like_onnx(head):
         return ("onnx",)
+    if lower.endswith(".pb") and _looks_like_graphdef(head):
+        return ("tf-graphdef",)
     if _is_text(head):
         return ("text",)
     return ("unknown",)
@@ -228,10 +237,28 @@ def _looks_like_pickle(head: bytes, lower: str) -> bool:
 
 
 def _looks_like_onnx(head: bytes) -> bool:
-    # ModelProto: field 1 (ir_version, varint) then usually producer_name (2) / graph (7).
+    # ModelProto: field 1 (ir_version, varint), then producer (2, 3), domain (4),
+    # model_version (5, varint), doc_string (6), graph (7) or opset_import (8).
     if len(head) < 4 or head[0] != 0x08 or not 1 <= head[1] <= 20:
         return False
-    return head[2] in (0x12, 0x1A, 0x22, 0x2A, 0x3A, 0x42)
+    return head[2] in (0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42)
+
+
+def _looks_like_graphdef(head: bytes) -> bool:
+    """A frozen TensorFlow GraphDef: ``node`` (1) first, a NodeDef opening with name then op."""
+    from bastion.errors import MalformedInputError
+    from bastion.scan.formats.protowire import decode_varint, is_plausible_message
+
+    if len(head) < 6 or head[0] != 0x0A or not is_plausible_message(head):
+        return False
+    try:
+        _, pos = decode_varint(head, 1)
+        if head[pos : pos + 1] != b"\x0a":
+            return False
+        length, pos = decode_varint(head, pos + 1)
+    except MalformedInputError:
+        return False
+    return head[pos + length : pos + length + 1] == b"\x12"
 
 
 def _is_text(head: bytes) -> bool:
