@@ -155,3 +155,39 @@ def test_rules_list_and_explain() -> None:
 def test_version() -> None:
     code, output = _invoke("--version")
     assert code == 0 and output.startswith("bastion ")
+
+
+def test_baseline_blocks_only_new_findings(project: Path, tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    code, _ = _invoke("baseline", "create", str(project), "-o", str(baseline))
+    assert code == 0 and "BST-PKL-001" in baseline.read_text()
+    assert _invoke("scan", str(project), "--baseline", str(baseline))[0] == 0
+    (project / "models" / "new.pkl").write_bytes(asm.call("subprocess", "run", "id"))
+    out = tmp_path / "r.json"
+    code, _ = _invoke(
+        "scan", str(project), "--baseline", str(baseline), "-f", "json", "-o", str(out)
+    )
+    assert code == 1
+    report = json.loads(out.read_text())
+    assert report["summary"]["new_since_baseline"] == 1
+    assert [f["location"]["path"] for f in report["findings"] if f["new"]] == ["models/new.pkl"]
+    sarif = tmp_path / "r.sarif"
+    _invoke("scan", str(project), "--baseline", str(baseline), "-f", "sarif", "-o", str(sarif))
+    states = {
+        r["baselineState"] for run in json.loads(sarif.read_text())["runs"] for r in run["results"]
+    }
+    assert states == {"new", "unchanged"}
+
+
+def test_expired_baseline_entries_stop_suppressing(project: Path, tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    _invoke("baseline", "create", str(project), "-o", str(baseline))
+    data = json.loads(baseline.read_text())
+    for entry in data["findings"]:
+        entry["expires"] = "2000-01-01"
+        entry["justification"] = "accepted during the migration"
+    baseline.write_text(json.dumps(data))
+    assert _invoke("scan", str(project), "--baseline", str(baseline))[0] == 1
+    baseline.write_text('{"schema": "other"}')
+    code, output = _invoke("scan", str(project), "--baseline", str(baseline))
+    assert code == 2 and "not a bastion baseline" in output

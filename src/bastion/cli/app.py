@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bastion import __version__
-from bastion.cli import rules, scan
+from bastion.cli import baseline, rules, scan
 from bastion.cli.common import EXIT_CODES_HELP
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ def main_callback(
 
 app.command("scan", help=scan.scan_command.__doc__)(scan.scan_command)
 app.add_typer(rules.app, name="rules")
+app.add_typer(baseline.app, name="baseline")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from bastion.cli.common import EXIT_CODES_HELP, handle_errors, stderr_console, w
 from bastion.config import find_config, load_config
 from bastion.core import Severity
 from bastion.errors import UsageError
+from bastion.policy.baseline import load_baseline
 from bastion.policy.evaluate import evaluate
 from bastion.policy.model import Policy
 from bastion.registry import default_registry
@@ -79,6 +80,23 @@ def apply_flags(
     return dataclasses.replace(policy, **changes)  # type: ignore[arg-type]
 
 
+def scan_options(
+    policy: Policy, *, workers: int | None = None, default_excludes: bool = True
+) -> ScanOptions:
+    """Engine options from a policy."""
+    settings = ScanSettings(
+        limits=policy.limits,
+        allow_globals=policy.allow_globals,
+        deny_globals=policy.deny_globals,
+    )
+    return ScanOptions(
+        settings=settings,
+        exclude=policy.exclude,
+        default_excludes=default_excludes,
+        workers=workers,
+    )
+
+
 @handle_errors
 def scan_command(
     path: Annotated[Path, typer.Argument(help="File, directory or archive to scan.")],
@@ -115,6 +133,10 @@ def scan_command(
         list[str] | None, typer.Option(help="Trust a pickle global (glob, e.g. 'mypkg.*').")
     ] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Skip paths (glob).")] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="Fail only on findings not in this baseline (bastion baseline create)."),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker processes (default: automatic).")
     ] = None,
@@ -138,22 +160,13 @@ def scan_command(
         allow_global=allow_global,
         exclude=exclude,
     )
-    settings = ScanSettings(
-        limits=policy.limits,
-        allow_globals=policy.allow_globals,
-        deny_globals=policy.deny_globals,
-    )
-    options = ScanOptions(
-        settings=settings,
-        exclude=policy.exclude,
-        default_excludes=not no_default_excludes,
-        workers=workers,
-    )
+    options = scan_options(policy, workers=workers, default_excludes=not no_default_excludes)
     err = stderr_console()
     progress = _Bar(err) if (not quiet and err.is_terminal) else None
     registry = default_registry()
     result = scan(path, options, registry=registry, progress=progress)
-    verdict = evaluate(result, policy)
+    accepted = load_baseline(baseline).fingerprints() if baseline is not None else None
+    verdict = evaluate(result, policy, baseline=accepted)
     report = ReportInput(result, verdict, registry)
     if fmt is OutputFormat.TABLE and output is None:
         print_report(report, Console(), verbose=verbose)

@@ -38,9 +38,9 @@ def references_dict(refs: References) -> dict[str, list[str]]:
     }
 
 
-def finding_dict(finding: Finding, *, blocking: bool) -> dict[str, Any]:
-    """One finding as JSON."""
-    return {
+def finding_dict(finding: Finding, *, blocking: bool, new: bool | None = None) -> dict[str, Any]:
+    """One finding as JSON (``new``: not in the baseline, when one was given)."""
+    data = {
         "rule_id": finding.rule_id,
         "title": finding.title,
         "severity": finding.severity.label,
@@ -55,6 +55,9 @@ def finding_dict(finding: Finding, *, blocking: bool) -> dict[str, Any]:
         "blocking": blocking,
         "properties": _jsonable(dict(finding.properties)),
     }
+    if new is not None:
+        data["new"] = new
+    return data
 
 
 def skipped_dict(skipped: Skipped) -> dict[str, Any]:
@@ -88,6 +91,7 @@ def report_dict(report: ReportInput) -> dict[str, Any]:
     for finding in verdict.findings:
         counts[finding.severity.label] += 1
     blocking_ids = {id(f) for f in verdict.blocking}
+    new_ids = None if verdict.new_vs_baseline is None else {id(f) for f in verdict.new_vs_baseline}
     return {
         "schema": SCHEMA,
         "version": SCHEMA_VERSION,
@@ -111,7 +115,14 @@ def report_dict(report: ReportInput) -> dict[str, Any]:
             "not_applicable": result.not_applicable,
             "duration_seconds": round(result.duration, 3),
         },
-        "findings": [finding_dict(f, blocking=id(f) in blocking_ids) for f in verdict.findings],
+        "findings": [
+            finding_dict(
+                f,
+                blocking=id(f) in blocking_ids,
+                new=None if new_ids is None else id(f) in new_ids,
+            )
+            for f in verdict.findings
+        ],
         "suppressed": [
             {
                 **finding_dict(s.finding, blocking=False),

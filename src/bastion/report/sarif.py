@@ -41,7 +41,9 @@ def _rule_descriptor(rule: Rule) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, rule_index: int, blocking: bool) -> dict[str, Any]:
+def _result(
+    finding: Finding, rule_index: int, blocking: bool, state: str | None = None
+) -> dict[str, Any]:
     loc = finding.location
     region: dict[str, Any] = {"startLine": loc.line or 1}
     if loc.column:
@@ -70,7 +72,7 @@ def _result(finding: Finding, rule_index: int, blocking: bool) -> dict[str, Any]
         properties["offset"] = loc.offset
     if loc.cell is not None:
         properties["cell"] = loc.cell
-    return {
+    result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
         "level": finding.severity.sarif_level,
@@ -80,6 +82,15 @@ def _result(finding: Finding, rule_index: int, blocking: bool) -> dict[str, Any]
         "fingerprints": {"bastion/v1": finding.fingerprint},
         "properties": properties,
     }
+    if state is not None:
+        result["baselineState"] = state
+    return result
+
+
+def _state(finding: Finding, new_ids: set[int] | None) -> str | None:
+    if new_ids is None:
+        return None
+    return "new" if id(finding) in new_ids else "unchanged"
 
 
 def _notification(skipped: Skipped) -> dict[str, Any]:
@@ -102,6 +113,7 @@ def sarif_document(report: ReportInput) -> dict[str, Any]:
     for finding in verdict.findings:
         findings_by_category.setdefault(finding.category, []).append(finding)
     blocking_ids = {id(f) for f in verdict.blocking}
+    new_ids = None if verdict.new_vs_baseline is None else {id(f) for f in verdict.new_vs_baseline}
     runs = []
     for category in CATEGORIES:
         rules = rules_by_category.get(category, [])
@@ -151,7 +163,10 @@ def sarif_document(report: ReportInput) -> dict[str, Any]:
                         "toolExecutionNotifications": notifications,
                     }
                 ],
-                "results": [_result(f, index[f.rule_id], id(f) in blocking_ids) for f in findings],
+                "results": [
+                    _result(f, index[f.rule_id], id(f) in blocking_ids, _state(f, new_ids))
+                    for f in findings
+                ],
             }
         )
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}
