@@ -1,4 +1,5 @@
-"""Reporters: the same result and verdict rendered for people (table) and machines (JSON, SARIF).
+"""Reporters: the same result and verdict for people (table, Markdown, HTML) and machines
+(JSON, SARIF, JUnit).
 
 >>> from bastion.report import OutputFormat, reporter_for
 >>> reporter_for(OutputFormat.JSON).name
@@ -10,8 +11,11 @@ from __future__ import annotations
 from enum import Enum
 
 from bastion.report.console import ConsoleReporter
+from bastion.report.html import HtmlReporter
 from bastion.report.interface import Reporter, ReportInput
 from bastion.report.json_report import JsonReporter
+from bastion.report.junit import JunitReporter
+from bastion.report.markdown import MarkdownReporter
 from bastion.report.sarif import SarifReporter
 
 
@@ -21,12 +25,18 @@ class OutputFormat(str, Enum):
     TABLE = "table"
     JSON = "json"
     SARIF = "sarif"
+    JUNIT = "junit"
+    MARKDOWN = "markdown"
+    HTML = "html"
 
 
 _REPORTERS: dict[OutputFormat, type[Reporter]] = {
     OutputFormat.TABLE: ConsoleReporter,
     OutputFormat.JSON: JsonReporter,
     OutputFormat.SARIF: SarifReporter,
+    OutputFormat.JUNIT: JunitReporter,
+    OutputFormat.MARKDOWN: MarkdownReporter,
+    OutputFormat.HTML: HtmlReporter,
 }
 
 
