@@ -32,6 +32,7 @@ BUILTIN_ANALYZERS: tuple[str, ...] = (
     "bastion.scan.formats.numpy:NumpyAnalyzer",
     "bastion.scan.formats.tensorflow:SavedModelAnalyzer",
     "bastion.scan.formats.tensorflow:FingerprintAnalyzer",
+    "bastion.scan.formats.onnx:OnnxAnalyzer",
     "bastion.scan.formats.general:GeneralRules",
 )
 
