@@ -80,6 +80,17 @@ def apply_flags(
     return dataclasses.replace(policy, **changes)  # type: ignore[arg-type]
 
 
+def _target(paths: list[Path]) -> tuple[Path, list[str] | None]:
+    """One path is scanned as given; several are scanned relative to the current directory."""
+    if len(paths) == 1:
+        return paths[0], None
+    cwd = Path.cwd().resolve()
+    outside = [p for p in paths if not p.resolve().is_relative_to(cwd)]
+    if outside:
+        raise UsageError(f"{outside[0]}: with several paths, each must be inside {cwd}")
+    return cwd, [p.resolve().relative_to(cwd).as_posix() for p in paths]
+
+
 def scan_options(
     policy: Policy, *, workers: int | None = None, default_excludes: bool = True
 ) -> ScanOptions:
@@ -99,7 +110,13 @@ def scan_options(
 
 @handle_errors
 def scan_command(
-    path: Annotated[Path, typer.Argument(help="File, directory or archive to scan.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files, directories or archives to scan (several: relative to the "
+            "current directory, as a pre-commit hook passes them)."
+        ),
+    ],
     fmt: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="Report format.")
     ] = OutputFormat.TABLE,
@@ -147,8 +164,10 @@ def scan_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Scan model files (statically: nothing is ever loaded) and report what they would do."""
-    if not path.exists() and not path.is_symlink():
-        raise UsageError(f"{path}: no such file or directory")
+    for item in paths:
+        if not item.exists() and not item.is_symlink():
+            raise UsageError(f"{item}: no such file or directory")
+    path, only = _target(paths)
     config_path = config if config is not None else find_config(path)
     loaded = load_config(config_path)
     policy = apply_flags(
@@ -164,7 +183,7 @@ def scan_command(
     err = stderr_console()
     progress = _Bar(err) if (not quiet and err.is_terminal) else None
     registry = default_registry()
-    result = scan(path, options, registry=registry, progress=progress)
+    result = scan(path, options, registry=registry, progress=progress, only=only)
     accepted = load_baseline(baseline).fingerprints() if baseline is not None else None
     verdict = evaluate(result, policy, baseline=accepted)
     report = ReportInput(result, verdict, registry)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,9 +90,16 @@ class Excluder:
         return self._match(rel, self.file_patterns)
 
 
-def walk(root: Path, excluder: Excluder) -> Iterator[Event]:
-    """Yield the files under ``root`` (or ``root`` itself) in sorted, stable order."""
+def walk(root: Path, excluder: Excluder, only: Sequence[str] | None = None) -> Iterator[Event]:
+    """Yield the files under ``root`` (or ``root`` itself) in sorted, stable order.
+
+    ``only`` restricts the walk to these paths relative to ``root`` (files or directories), as
+    a pre-commit hook passes the changed files; paths stay relative to ``root`` in results.
+    """
     root = root.absolute()
+    if only is not None:
+        yield from _walk_only(root, excluder, only)
+        return
     if root.is_file() or not root.is_dir():
         try:
             size = root.stat().st_size
@@ -103,6 +110,27 @@ def walk(root: Path, excluder: Excluder) -> Iterator[Event]:
         return
     real_root = os.path.realpath(root)
     yield from _walk_dir(str(root), "", real_root, excluder)
+
+
+def _walk_only(root: Path, excluder: Excluder, only: Sequence[str]) -> Iterator[Event]:
+    real_root = os.path.realpath(root)
+    for rel in sorted(dict.fromkeys(p.replace(os.sep, "/").strip("/") for p in only)):
+        path = root / rel
+        if path.is_symlink():
+            target = os.path.realpath(path)
+            if not (target == real_root or target.startswith(real_root + os.sep)):
+                yield LinkEscape(rel, os.readlink(path))
+            continue
+        if path.is_dir():
+            if not excluder.excludes_dir(rel):
+                yield from _walk_dir(str(path), rel, real_root, excluder)
+            continue
+        if excluder.excludes_file(rel):
+            continue
+        try:
+            yield Candidate(str(path), rel, path.stat().st_size)
+        except OSError as exc:
+            yield WalkError(rel, f"cannot stat: {exc.strerror or exc}")
 
 
 def _walk_dir(path: str, rel: str, real_root: str, excluder: Excluder) -> Iterator[Event]:

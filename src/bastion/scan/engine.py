@@ -167,8 +167,12 @@ def scan(
     *,
     registry: Registry | None = None,
     progress: ProgressSink | None = None,
+    only: Sequence[str] | None = None,
 ) -> ScanResult:
-    """Scan a file or directory and return everything found, skipped and seen."""
+    """Scan a file or directory and return everything found, skipped and seen.
+
+    ``only`` limits a directory scan to these relative paths (files or directories).
+    """
     options = options or ScanOptions()
     registry = registry or default_registry()
     root = Path(target)
@@ -176,7 +180,7 @@ def scan(
     patterns = (DEFAULT_EXCLUDES if options.default_excludes else ()) + options.exclude
     candidates: list[Candidate] = []
     pre = FileOutcome()
-    for event in walk(root, Excluder(patterns)):
+    for event in walk(root, Excluder(patterns), only):
         if isinstance(event, Candidate):
             candidates.append(event)
         elif isinstance(event, LinkEscape):
