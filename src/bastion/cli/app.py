@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bastion import __version__
-from bastion.cli import baseline, rules, scan
+from bastion.cli import audit, baseline, keys, rules, scan, serve
 from bastion.cli.common import EXIT_CODES_HELP
 
 app = typer.Typer(
@@ -36,6 +36,9 @@ def main_callback(
 app.command("scan", help=scan.scan_command.__doc__)(scan.scan_command)
 app.add_typer(rules.app, name="rules")
 app.add_typer(baseline.app, name="baseline")
+app.command("serve", help=serve.serve_command.__doc__)(serve.serve_command)
+app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

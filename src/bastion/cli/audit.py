@@ -1,0 +1,126 @@
+"""``bastion audit``: verify the gateway's hash-chained audit log, or print its tail."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bastion.cli.common import handle_errors
+from bastion.core import ExitCode
+from bastion.errors import UsageError
+
+app = typer.Typer(help="Verify or read the gateway's audit log.", no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="Policy file with a [gateway] table.")
+]
+
+
+def _open(config: Path) -> Any:
+    from bastion.gateway.settings import load_settings
+    from bastion.gateway.store import GatewayStore
+    from bastion.store import open_store
+
+    settings = load_settings(config)
+    store = GatewayStore(
+        open_store(settings.store, schema=settings.store_schema, base=settings.base_dir)
+    )
+    store.create()
+    return settings, store
+
+
+@app.command("verify")
+@handle_errors
+def verify(
+    config: ConfigOption,
+    log_id: Annotated[
+        str | None, typer.Option("--log-id", help="Only this log (default: every log).")
+    ] = None,
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option("--public-key", help="Trusted checkpoint key (PEM); repeatable."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Recompute every hash chain from genesis; exit 1 if any record was edited, deleted,
+    inserted or reordered, or a checkpoint does not verify."""
+    from bastion.gateway.audit.checkpoint import load_public_key
+    from bastion.gateway.audit.verify import findings, verify_all, verify_log
+
+    settings, store = _open(config)
+    keys = [load_public_key(p) for p in (public_key or ())]
+    if not keys and settings.audit.checkpoint_key is not None:
+        keys.append(load_public_key(settings.path(settings.audit.checkpoint_key)))
+    reports = (
+        (verify_log(store, log_id, tuple(keys)),) if log_id else verify_all(store, tuple(keys))
+    )
+    if log_id and reports[0].records == 0:
+        raise UsageError(f"no audit log named {log_id!r}")
+    ok = all(r.ok for r in reports)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "log_id": r.log_id,
+                        "ok": r.ok,
+                        "records": r.records,
+                        "head_seq": r.head_seq,
+                        "head_hash": r.head_hash,
+                        "checkpoints": r.checkpoints,
+                        "checkpoints_verified": r.checkpoints_verified,
+                        "findings": [
+                            {"rule_id": f.rule_id, "message": f.message} for f in findings(r)
+                        ],
+                    }
+                    for r in reports
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for r in reports:
+            state = "OK" if r.ok else "BROKEN"
+            typer.echo(
+                f"{r.log_id}: {state}: {r.records} records, head {r.head_seq} "
+                f"{r.head_hash[:16]}…, {r.checkpoints_verified}/{r.checkpoints} "
+                "checkpoints verified"
+            )
+            for finding in findings(r):
+                typer.echo(f"  {finding.rule_id}: {finding.message}")
+        if not reports:
+            typer.echo("no audit records")
+    raise typer.Exit(int(ExitCode.OK if ok else ExitCode.POLICY_FAILED))
+
+
+@app.command("tail")
+@handle_errors
+def tail(
+    config: ConfigOption,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="ecs, ocsf, cef or raw.")] = "ecs",
+    lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="How many records.")] = 20,
+    log_id: Annotated[str | None, typer.Option("--log-id", help="Default: the instance.")] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep printing new records.")] = False,
+) -> None:
+    """Print the last records of a log as ECS, OCSF or CEF lines."""
+    from bastion.gateway.siem.formats import render
+
+    if fmt not in ("ecs", "ocsf", "cef", "raw"):
+        raise UsageError("--format must be ecs, ocsf, cef or raw")
+    settings, store = _open(config)
+    name = log_id or settings.instance
+    rows = list(reversed(store.audit_rows(name, limit=lines, descending=True)))
+    last = 0
+    while True:
+        for row in rows:
+            text = row.body if fmt == "raw" else render(fmt, row.data(), row.hash)
+            typer.echo(text)
+            last = row.seq
+        if not follow:
+            return
+        time.sleep(1.0)
+        rows = store.audit_rows(name, after=last, limit=1000)

@@ -1,0 +1,1 @@
+"""Behavioural anomaly detection: per-identity online baselines and the detectors on them."""

@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: hash chain, group-commit writer, signed checkpoints, verify."""
