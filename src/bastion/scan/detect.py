@@ -148,8 +148,63 @@ def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ..
     if lower.endswith(".pb") and _looks_like_graphdef(head):
         return ("tf-graphdef",)
     if _is_text(head):
-        return ("text",)
+        specific = text_format(lower, head)
+        return (specific, "text") if specific else ("text",)
     return ("unknown",)
+
+
+_REQUIREMENTS = re.compile(r"^(.*requirements.*|constraints.*)\.(txt|in)$|^requirements$")
+_LOCKFILES = frozenset({"poetry.lock", "uv.lock", "pipfile.lock", "pdm.lock"})
+_SHEBANG_PY = re.compile(rb"^#![^\n]*python")
+
+
+def text_format(lower: str, head: bytes) -> str | None:
+    """The specific kind of a text file (``python``, ``requirements``, ``dockerfile``…).
+
+    Text files are also always ``text`` (secrets are looked for in every one); this names the
+    analyzer family that understands the file's structure, by name first and content second.
+    """
+    ext = posixpath.splitext(lower)[1]
+    if ext == ".ipynb":
+        return "notebook"
+    if ext in {".py", ".pyw", ".pyi"} or _SHEBANG_PY.match(head):
+        return "python"
+    if _REQUIREMENTS.match(lower):
+        return "requirements"
+    if lower == "pyproject.toml":
+        return "pyproject"
+    if lower in _LOCKFILES or (lower.startswith("pylock.") and lower.endswith(".toml")):
+        return "lockfile"
+    if lower == "pipfile":
+        return "pipfile"
+    if lower in {"environment.yml", "environment.yaml", "conda.yml", "conda.yaml"}:
+        return "conda-env"
+    if (
+        lower in {"dockerfile", "containerfile"}
+        or lower.startswith("dockerfile.")
+        or (ext in {".dockerfile", ".containerfile"})
+    ):
+        return "dockerfile"
+    if lower == ".env" or lower.startswith(".env.") or ext == ".env":
+        return "dotenv"
+    return {
+        ".yml": "yaml",
+        ".yaml": "yaml",
+        ".json": "json",
+        ".toml": "toml",
+        ".cfg": "ini",
+        ".ini": "ini",
+        ".sh": "shell",
+        ".bash": "shell",
+        ".csv": "csv",
+        ".tsv": "csv",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".jinja": "jinja",
+        ".j2": "jinja",
+        ".md": "markdown",
+        ".txt": None,
+    }.get(ext)
 
 
 def _by_magic(head: bytes, lower: str) -> str | None:
@@ -185,6 +240,10 @@ def _by_magic(head: bytes, lower: str) -> str | None:
         return "zlib"
     if len(head) >= 8 and head[4:8] == b"TFL3":
         return "tflite"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"ARROW1"):
+        return "arrow"
     for magic, fmt in _MEDIA_MAGICS:
         if head.startswith(magic):
             return fmt

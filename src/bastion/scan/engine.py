@@ -102,12 +102,11 @@ def analyze_file(
         blob = FileBlob(candidate.path)
     except OSError as exc:
         return _unreadable(rel, exc)
-    ctx = AnalysisContext(
-        rel, registry, settings, sink=sink, detector=_detector(settings, registry)
-    )
+    detector = _detector(settings, registry)
+    ctx = AnalysisContext(rel, registry, settings, sink=sink, detector=detector)
     try:
         try:
-            formats = _detector(settings, registry)(blob, rel)
+            formats = detector(blob, rel)
         except OSError as exc:
             return _unreadable(rel, exc)
         _engine_checks(ctx, formats, rel)
@@ -120,10 +119,11 @@ def analyze_file(
 def _detector(settings: ScanSettings, registry: Registry) -> Callable[[Blob, str], tuple[str, ...]]:
     def run(blob: Blob, name: str) -> tuple[str, ...]:
         formats = detect(blob, name, settings.limits)
-        if formats in (("unknown",), ("text",)):
+        if formats == ("unknown",) or formats[-1] == "text":
             claimed = registry.sniff(blob.head(4096), name)
             if claimed:
-                return (claimed,)
+                # A claimed text file stays text too: secrets are looked for in every one.
+                return (claimed, *(f for f in formats if f != "unknown"))
         return formats
 
     return run

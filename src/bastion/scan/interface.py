@@ -187,7 +187,7 @@ class AnalysisContext:
         self.record(formats[0] if formats else "unknown", kind, blob.size)
         if not analyzers:
             fmt = formats[0] if formats else "unknown"
-            if fmt in NOT_APPLICABLE_FORMATS:
+            if any(f in NOT_APPLICABLE_FORMATS for f in formats):
                 self.not_applicable()
             elif fmt not in QUIET_FORMATS:
                 self.skip(SkipReason.UNSUPPORTED, f"no analyzer for format {fmt!r}", format=fmt)
@@ -246,7 +246,7 @@ class AnalysisContext:
 
 
 #: Formats recognized as needing no security analysis (counted, not skipped).
-NOT_APPLICABLE_FORMATS = frozenset({"text", "image", "document", "empty", "media"})
+NOT_APPLICABLE_FORMATS = frozenset({"text", "image", "document", "empty", "media", "markdown"})
 #: Formats that are understood data with nothing to check (tensor bytes inside a container).
 QUIET_FORMATS = frozenset({"tensor-data"})
 
