@@ -357,3 +357,36 @@ def test_fuzzed_saved_models_never_crash_the_analyzer(
     path = tmp_path / f"fuzz{where}_{byte}_{cut}"
     result = scan(_write(path, sample))
     _no_errors(result)
+
+
+def test_unknown_internal_op_is_low(tmp_path: Path) -> None:
+    data = _one_model([node("x", "_FutureInternalOp"), node("y", "_MklConv2D")])
+    (finding,) = _tf(scan(_write(tmp_path, data)))
+    assert finding.rule_id == "BST-TF-007" and finding.severity is Severity.LOW
+
+
+def test_traced_saver_without_saver_def_is_recognized(tmp_path: Path) -> None:
+    model = benign_tf2_model()
+    metas = read_saved_model(WireView(model, budget=FieldBudget()), lambda: None)
+    functions = [f.name for f in metas[0].functions]
+    assert "__inference__traced_save_80" in functions
+    main = [
+        node(
+            "StatefulPartitionedCall_1",
+            "StatefulPartitionedCall",
+            [],
+            {"f": attr_func("__inference__traced_save_80")},
+        )
+    ]
+    save = function(
+        "__inference__traced_save_80", [node("SaveV2", "SaveV2", ["file_prefix"])], ["file_prefix"]
+    )
+    assert _tf(scan(_write(tmp_path, _one_model(main, [save])))) == []
+
+
+def test_duplicate_meta_graphs_report_shared_functions_once(tmp_path: Path) -> None:
+    bad = function("shared_fn", [node("w", "WriteFile", ["a", "b"])])
+    graph_def = graph([node("n", "NoOp")], [bad])
+    data = saved_model(meta_graph(graph_def, ("serve",)), meta_graph(graph_def, ("train",)))
+    findings = _tf(scan(_write(tmp_path, data)))
+    assert [f.properties["scope"] for f in findings] == ["function shared_fn"]

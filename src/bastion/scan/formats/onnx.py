@@ -36,6 +36,7 @@ from bastion.scan.formats.onnx_rules import (
 )
 from bastion.scan.formats.paths import path_concern
 from bastion.scan.formats.protowire import (
+    MAX_MESSAGE_BYTES,
     Field,
     FieldBudget,
     WireType,
@@ -336,7 +337,7 @@ class OnnxAnalyzer(Analyzer):
 
     def analyze(self, blob: Blob, ctx: AnalysisContext) -> None:
         """Walk the model; a decoding failure is a finding and a skip."""
-        with open_buffer(blob, ctx.limits.max_member_bytes) as buf:
+        with open_buffer(blob, min(ctx.limits.max_member_bytes, MAX_MESSAGE_BYTES)) as buf:
             try:
                 analyze_model(buf, ctx)
             except MalformedInputError as exc:

@@ -35,6 +35,9 @@ from bastion.scan.blob import Blob, BytesBlob, FileBlob, SliceBlob
 #: What the decoder accepts as a buffer.
 Buffer = bytes | bytearray | memoryview
 
+#: The largest message protobuf allows (2 GiB - 1); bigger payloads are not valid protobuf.
+MAX_MESSAGE_BYTES = (1 << 31) - 1
+
 _MAX_FIELD_NUMBER = (1 << 29) - 1
 _DEADLINE_EVERY = 4096
 

@@ -26,7 +26,13 @@ from bastion.rules import Rule
 from bastion.scan.blob import Blob
 from bastion.scan.formats.paths import path_concern
 from bastion.scan.formats.pbtext import parse_text
-from bastion.scan.formats.protowire import FieldBudget, WireType, iter_fields, open_buffer
+from bastion.scan.formats.protowire import (
+    MAX_MESSAGE_BYTES,
+    FieldBudget,
+    WireType,
+    iter_fields,
+    open_buffer,
+)
 from bastion.scan.formats.tf_model import (
     MetaGraph,
     NodeInfo,
@@ -346,7 +352,7 @@ class SavedModelAnalyzer(Analyzer):
         if ctx.format == "tf-savedmodel-text":
             self._text(blob, ctx, budget)
             return
-        with open_buffer(blob, ctx.limits.max_member_bytes) as buf:
+        with open_buffer(blob, min(ctx.limits.max_member_bytes, MAX_MESSAGE_BYTES)) as buf:
             try:
                 view = WireView(buf, budget=budget)
                 if ctx.format == "tf-graphdef":
