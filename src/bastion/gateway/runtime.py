@@ -255,7 +255,9 @@ class Gateway:
         return await self.writer.append(record)
 
     def detect_auth_flood(self, ctx: RequestContext) -> None:
-        """Raise an ``auth-flood`` detection for the request's address."""
+        """Raise an ``auth-flood`` detection for the request's address (once per cooldown)."""
+        if not self.monitor.may_alert(f"address:{ctx.client_ip}", "auth-flood", time.time()):
+            return
         ctx.detections.append(
             Detection(
                 "auth-flood",

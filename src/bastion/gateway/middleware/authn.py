@@ -54,6 +54,7 @@ class AuthenticationMiddleware:
             return
         blocked = await gateway.limiter.auth_blocked(ctx.client_ip)
         if blocked is not None:
+            gateway.detect_auth_flood(ctx)
             await problem_response(
                 send,
                 ctx,
@@ -82,8 +83,7 @@ class AuthenticationMiddleware:
                 rule = STALE_CREDENTIAL
             else:
                 rule = INVALID_CREDENTIAL
-            if not await gateway.limiter.auth_failed(ctx.client_ip):
-                gateway.detect_auth_flood(ctx)
+            await gateway.limiter.auth_failed(ctx.client_ip)
             error = "invalid_request" if exc.failure is AuthFailure.MISSING else "invalid_token"
             await problem_response(
                 send,
