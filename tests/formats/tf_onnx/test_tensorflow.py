@@ -390,3 +390,31 @@ def test_duplicate_meta_graphs_report_shared_functions_once(tmp_path: Path) -> N
     data = saved_model(meta_graph(graph_def, ("serve",)), meta_graph(graph_def, ("train",)))
     findings = _tf(scan(_write(tmp_path, data)))
     assert [f.properties["scope"] for f in findings] == ["function shared_fn"]
+
+
+def test_keras_layer_metadata_in_object_graph_is_handed_to_keras_checks(
+    tmp_path: Path, marker_dir: Path
+) -> None:
+    import base64
+    import json
+    import marshal
+
+    code = compile(f"lambda x: __import__('os').system('touch {marker_dir}/pwned')", "<l>", "eval")
+    layer = {
+        "class_name": "Lambda",
+        "name": "lambda",
+        "config": {
+            "name": "lambda",
+            "function": [base64.b64encode(marshal.dumps(code)).decode(), None, None],
+            "function_type": "lambda",
+        },
+    }
+    user_object = msg(blob(1, "_tf_keras_layer"), blob(2, b"\x08\x01"), blob(3, json.dumps(layer)))
+    object_graph = blob(1, blob(4, user_object))
+    meta = meta_graph(graph([node("n", "NoOp")])) + blob(7, object_graph)
+    result = scan(_write(tmp_path, saved_model(meta)))
+    _no_errors(result)
+    members = {a.member: a.format for a in result.artifacts if a.member}
+    assert members == {"meta graph 0 object 0 (_tf_keras_layer) metadata": "keras-json"}
+    if default_registry().analyzers_for("keras-json"):
+        assert any(f.rule_id.startswith("BST-KRS") for f in result.findings), result.findings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bastion.core import Confidence, References, Severity
-from bastion.rules import MALFORMED_ARTIFACT, PATH_ESCAPE, UNSAFE_ARTIFACT, Rule
+from bastion.rules import MALFORMED_ARTIFACT, UNSAFE_ARTIFACT, Rule
 
 _ONNX_OWASP = ("ML06:2023", "LLM03:2025")
 _EXTERNAL_DOCS = "https://onnx.ai/onnx/repo-docs/ExternalData.html"
@@ -48,8 +48,12 @@ EXTERNAL_DATA_ESCAPE = Rule(
         "Keep external data files next to the model with plain relative names; re-export "
         "the model with onnx.save_model(..., save_as_external_data=True, location=NAME)."
     ),
-    references=PATH_ESCAPE.merged(
-        References(cwe=("CWE-73",), atlas=("AML.T0025",), urls=(_EXTERNAL_DOCS,))
+    references=References(
+        cwe=("CWE-22", "CWE-73"),
+        owasp=_ONNX_OWASP,
+        atlas=("AML.T0010.003", "AML.T0011.000", "AML.T0025"),
+        nist=("MANAGE 3.2",),
+        urls=(_EXTERNAL_DOCS,),
     ),
 )
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from bastion.core import Severity, SkipReason
 from bastion.errors import MalformedInputError
 from bastion.rules import Rule
-from bastion.scan.blob import Blob
+from bastion.scan.blob import Blob, BytesBlob
 from bastion.scan.formats.paths import path_concern
 from bastion.scan.formats.pbtext import parse_text
 from bastion.scan.formats.protowire import (
@@ -65,6 +65,8 @@ from bastion.scan.interface import AnalysisContext, Analyzer
 MAX_FINDINGS_PER_OP = 20
 #: Graphs embedded in graphs (``DatasetFromGraph``) followed this deep.
 MAX_EMBED_DEPTH = 3
+#: Object-graph metadata entries handed to the Keras checks.
+MAX_USER_METADATA = 10_000
 _PASS_THROUGH = frozenset({"Identity", "PlaceholderWithDefault", "Snapshot"})
 _MAX_CONST_CHARS = 1024
 
@@ -320,6 +322,7 @@ def check_meta_graphs(metas: list[MetaGraph], ctx: AnalysisContext, budget: Fiel
     reporter = _Reporter(ctx)
     custom: dict[str, list[tuple[Scope, NodeInfo]]] = {}
     for meta in metas:
+        _dispatch_user_metadata(meta, ctx)
         checker = _Checker(meta, ctx, budget)
         checker.run()
         for hit in checker.hits:
@@ -328,6 +331,16 @@ def check_meta_graphs(metas: list[MetaGraph], ctx: AnalysisContext, budget: Fiel
             custom.setdefault(op, []).extend(uses)
     reporter.summarize()
     reporter.custom_ops(custom)
+
+
+def _dispatch_user_metadata(meta: MetaGraph, ctx: AnalysisContext) -> None:
+    """Hand Keras layer metadata kept in the object graph to the Keras config checks."""
+    for index, identifier, raw in meta.user_metadata[:MAX_USER_METADATA]:
+        name = f"meta graph {meta.index} object {index} ({identifier or 'user object'}) metadata"
+        if len(raw) > ctx.limits.max_json_bytes:
+            ctx.child(name).skip(SkipReason.TOO_LARGE, f"metadata of {len(raw)} bytes")
+            continue
+        ctx.dispatch(BytesBlob(bytes(raw)), name, formats=("keras-json",))
 
 
 def _malformed(ctx: AnalysisContext, what: str, exc: Exception) -> None:

@@ -204,6 +204,10 @@ class MetaGraph:
     functions: tuple[Scope, ...]
     saver: SaverInfo | None = None
     assets: tuple[str, ...] = ()
+    #: ``(node index, identifier, metadata)`` of object-graph user objects with metadata
+    #: (Keras layer configs of TensorFlow 2.0–2.4 SavedModels, read when keras_metadata.pb
+    #: is absent).
+    user_metadata: tuple[tuple[int, str, Buffer], ...] = ()
 
 
 def _first_text(view: View, number: int, name: str, max_chars: int | None = None) -> str:
@@ -343,7 +347,24 @@ def read_meta_graph(item: Item, index: int, check: Callable[[], None]) -> MetaGr
         _first_text(a.message(), 2, "filename", MAX_ATTR_CHARS)
         for a in view.each(6, "asset_file_def")
     )
-    return MetaGraph(index, tuple(tags), scopes[0], tuple(scopes[1:]), _saver(view), assets)
+    return MetaGraph(
+        index, tuple(tags), scopes[0], tuple(scopes[1:]), _saver(view), assets, _user_metadata(view)
+    )
+
+
+def _user_metadata(view: View) -> tuple[tuple[int, str, Buffer], ...]:
+    """``SavedObjectGraph.nodes[i].user_object`` entries that carry metadata."""
+    found: list[tuple[int, str, Buffer]] = []
+    for graph in view.each(7, "object_graph_def"):
+        for index, obj in enumerate(graph.message().each(1, "nodes")):
+            for user in obj.message().each(4, "user_object"):
+                user_view = user.message()
+                identifier = _first_text(user_view, 1, "identifier", 256)
+                for metadata in user_view.each(3, "metadata"):
+                    raw = metadata.raw()
+                    if len(raw):
+                        found.append((index, identifier, raw))
+    return tuple(found)
 
 
 def read_saved_model(view: View, check: Callable[[], None]) -> list[MetaGraph]:
