@@ -68,7 +68,7 @@ KEY_CREATE: dict[str, Any] = {
         "name": {"type": "string", "minLength": 1, "maxLength": 128},
         "roles": {"type": "array", "items": {"type": "string"}},
         "models": {"type": "array", "items": {"type": "string"}},
-        "expires_in_days": {"type": "number", "exclusiveMinimum": 0},
+        "expires_in_days": {"type": "number", "exclusiveMinimum": 0, "maximum": 3650},
     },
     "required": ["name"],
     "additionalProperties": False,
