@@ -15,6 +15,7 @@ import zlib
 
 from bastion.scan.blob import Blob
 from bastion.scan.formats import zipread
+from bastion.scan.formats.keras_knowledge import looks_like_keras_json
 from bastion.scan.limits import Limits
 
 #: Extensions that name model or serialized-object files; an unknown binary with one is suspicious.
@@ -147,6 +148,8 @@ def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ..
         return ("onnx",)
     if lower.endswith(".pb") and _looks_like_graphdef(head):
         return ("tf-graphdef",)
+    if _is_text(head) and looks_like_keras_json(head):
+        return ("keras-json", "text")  # model.to_json() / a bare Keras config.json
     if _is_text(head):
         specific = text_format(lower, head)
         return (specific, "text") if specific else ("text",)
