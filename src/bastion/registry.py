@@ -37,6 +37,9 @@ BUILTIN_ANALYZERS: tuple[str, ...] = (
     "bastion.scan.formats.tensorflow:SavedModelAnalyzer",
     "bastion.scan.formats.tensorflow:FingerprintAnalyzer",
     "bastion.scan.formats.onnx:OnnxAnalyzer",
+    "bastion.scan.code.analyzer:PythonAnalyzer",
+    "bastion.scan.notebooks.analyzer:NotebookAnalyzer",
+    "bastion.scan.secrets.analyzer:SecretsAnalyzer",
     "bastion.scan.formats.general:GeneralRules",
 )
 

@@ -21,6 +21,7 @@ from bastion.policy.model import Policy
 from bastion.registry import default_registry
 from bastion.report import OutputFormat, ReportInput, reporter_for
 from bastion.report.console import print_report
+from bastion.scan.code.suppress import InlineSuppressor
 from bastion.scan.engine import ScanOptions, scan
 from bastion.scan.interface import ScanSettings
 
@@ -185,7 +186,8 @@ def scan_command(
     registry = default_registry()
     result = scan(path, options, registry=registry, progress=progress, only=only)
     accepted = load_baseline(baseline).fingerprints() if baseline is not None else None
-    verdict = evaluate(result, policy, baseline=accepted)
+    inline = InlineSuppressor(path, policy.limits)  # '# bastion: ignore[ID] reason' comments
+    verdict = evaluate(result, policy, suppressors=(inline,), baseline=accepted)
     report = ReportInput(result, verdict, registry)
     if fmt is OutputFormat.TABLE and output is None:
         print_report(report, Console(), verbose=verbose)

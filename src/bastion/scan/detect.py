@@ -153,6 +153,9 @@ def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ..
     if _is_text(head):
         specific = text_format(lower, head)
         return (specific, "text") if specific else ("text",)
+    named = text_format(lower, b"")
+    if named is not None and named in {"python", "notebook"}:
+        return (named,)  # binary under a source-file name: its analyzer reports why
     return ("unknown",)
 
 
