@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bastion import __version__
-from bastion.cli import audit, baseline, keys, rules, scan, serve
+from bastion.cli import attest, audit, baseline, bom, keygen, keys, rules, scan, serve, sign, verify
 from bastion.cli.common import EXIT_CODES_HELP
 
 app = typer.Typer(
@@ -39,6 +39,11 @@ app.add_typer(baseline.app, name="baseline")
 app.command("serve", help=serve.serve_command.__doc__)(serve.serve_command)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
+app.command("keygen", help=keygen.keygen_command.__doc__)(keygen.keygen_command)
+app.command("sign", help=sign.sign_command.__doc__)(sign.sign_command)
+app.command("verify", help=verify.verify_command.__doc__)(verify.verify_command)
+app.command("attest", help=attest.attest_command.__doc__)(attest.attest_command)
+app.command("bom", help=bom.bom_command.__doc__)(bom.bom_command)
 
 
 def main() -> None:

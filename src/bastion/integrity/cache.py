@@ -44,8 +44,10 @@ def default_cache_dir() -> Path:
 class ManifestCache:
     """Digests of files keyed by path and stat identity, persisted as one JSON file per model."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, reuse: bool = True) -> None:
         self.path = path
+        #: False: hash everything again (``--full``) but still refresh the cache file.
+        self.reuse = reuse
         self._entries: dict[str, dict[str, Any]] = {}
         self._dirty = False
         self.hits = 0
@@ -53,10 +55,13 @@ class ManifestCache:
         self._load()
 
     @classmethod
-    def for_model(cls, model: Path, directory: Path | None = None) -> ManifestCache:
+    def for_model(
+        cls, model: Path, directory: Path | None = None, *, reuse: bool = True
+    ) -> ManifestCache:
         """The cache file of one model path (keyed by its resolved absolute path)."""
         key = hashlib.sha256(os.path.realpath(model).encode("utf-8", "surrogateescape"))
-        return cls((directory or default_cache_dir()) / f"{key.hexdigest()[:40]}.json")
+        path = (directory or default_cache_dir()) / f"{key.hexdigest()[:40]}.json"
+        return cls(path, reuse=reuse)
 
     def _load(self) -> None:
         try:
@@ -80,7 +85,7 @@ class ManifestCache:
     def lookup(self, file: LocalFile, algorithm: str) -> list[str] | None:
         """Cached digests of ``file`` for ``algorithm`` if its stat identity is unchanged."""
         entry = self._entries.get(file.rel)
-        if entry is None or entry.get("stat") != list(file.stat_key):
+        if not self.reuse or entry is None or entry.get("stat") != list(file.stat_key):
             self.misses += 1
             return None
         digests = entry.get("digests", {}).get(algorithm)
@@ -109,13 +114,18 @@ class ManifestCache:
         """Write the cache atomically with private permissions (best effort: never fails)."""
         if not self._dirty:
             return
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(prefix=".cache.", dir=self.path.parent)
+            os.fchmod(fd, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump({"version": CACHE_VERSION, "entries": self._entries}, handle)
-            os.chmod(tmp, 0o600)
             os.replace(tmp, self.path)
             self._dirty = False
         except OSError:
-            return
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass

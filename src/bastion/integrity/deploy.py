@@ -36,6 +36,7 @@ from bastion.config import LoadedConfig, load_config
 from bastion.errors import BastionError, ConfigError
 from bastion.integrity import rules
 from bastion.integrity.hashing import HashOptions, LocalManifest
+from bastion.integrity.keys import load_public_key
 from bastion.integrity.signing import default_attestation_path, default_signature_path
 from bastion.integrity.verify import Problem, Trust
 
@@ -141,6 +142,8 @@ def _decide(model: Path, policy: DeploymentPolicy) -> DeploymentDecision:
     if needs_keys and not policy.trusted_keys:
         problem = Problem(rules.MISSING_EVIDENCE, str(model), "no trusted keys are configured")
         return _deny("no trusted keys are configured ([deploy] trusted_keys)", problem)
+    for trusted in policy.trusted_keys:  # a misconfigured gate says so before anything else
+        load_public_key(trusted)
     options = HashOptions(cache=_cache(model) if policy.manifest_cache else None)
     trust = Trust(keys=policy.trusted_keys)
     problems: list[Problem] = []

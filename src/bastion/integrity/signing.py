@@ -212,12 +212,10 @@ class SignResult:
     seconds: float
 
 
-def manifest_for_signing(
+def signing_plan(
     model: Path, options: SignOptions, side_files: tuple[str, ...] = ()
-) -> LocalManifest:
-    """Hash ``model`` for signing; any link, unreadable or special file stops signing."""
-    if not (model.exists() or model.is_symlink()):
-        raise ModelPathError(str(model), "no such file or directory")
+) -> tuple[Serialization, tuple[str, ...]]:
+    """The serialization and ignore patterns a signature of ``model`` records."""
     base = tuple(dict.fromkeys((*GIT_PATHS, SIGNATURE_NAME, ATTESTATION_NAME, *side_files)))
     if options.granularity not in ("files", "shards"):
         raise ValueError(f"unknown granularity {options.granularity!r}")
@@ -229,6 +227,16 @@ def manifest_for_signing(
         ignore_paths=base if model.is_dir() else GIT_PATHS,
     )
     patterns = (DEFAULT_IGNORE_PATTERNS if options.default_ignores else ()) + options.ignore
+    return serialization, patterns
+
+
+def manifest_for_signing(
+    model: Path, options: SignOptions, side_files: tuple[str, ...] = ()
+) -> LocalManifest:
+    """Hash ``model`` for signing; any link, unreadable or special file stops signing."""
+    if not (model.exists() or model.is_symlink()):
+        raise ModelPathError(str(model), "no such file or directory")
+    serialization, patterns = signing_plan(model, options, side_files)
     local = hash_model(model, serialization, ignore_patterns=patterns, options=options.hashing)
     if local.problems:
         listed = "; ".join(f"{p.path}: {p.detail}" for p in local.problems[:20])
