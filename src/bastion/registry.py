@@ -44,7 +44,7 @@ BUILTIN_ANALYZERS: tuple[str, ...] = (
 )
 
 #: Extra modules whose ``RULES`` tuple adds rules without an analyzer (engine-level rules).
-BUILTIN_RULE_MODULES: tuple[str, ...] = ()
+BUILTIN_RULE_MODULES: tuple[str, ...] = ("bastion.integrity.rules",)
 
 ENTRY_POINT_GROUP = "bastion.analyzers"
 
