@@ -84,6 +84,7 @@ _PICKLE_HINT_EXT = frozenset(
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _TORCH_LEGACY_MAGIC = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 _TF_SHARD = re.compile(r"\.data-\d{5}-of-\d{5}$")
+_TF_TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
 _IDENT = re.compile(rb"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 _MEDIA_MAGICS: tuple[tuple[bytes, str], ...] = (
@@ -140,8 +141,10 @@ def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ..
         return ("tf-savedmodel-text",)
     if lower == "fingerprint.pb":
         return ("tf-fingerprint",)
-    if _TF_SHARD.search(lower):
-        return ("tensor-data",)  # TensorFlow checkpoint shard: raw tensor bytes
+    if _TF_SHARD.search(lower) or lower.endswith((".onnx.data", ".onnx_data")):
+        return ("tensor-data",)  # TensorFlow checkpoint shard, ONNX external data: raw tensors
+    if lower.endswith(".index") and _is_tf_table(blob):
+        return ("tensor-data",)  # TensorFlow checkpoint index: tensor names, shapes, offsets
     if lower == "keras_metadata.pb":
         return ("keras-metadata",)
     if lower.endswith(".onnx") or _looks_like_onnx(head):
@@ -307,6 +310,12 @@ def _looks_like_onnx(head: bytes) -> bool:
     if len(head) < 4 or head[0] != 0x08 or not 1 <= head[1] <= 20:
         return False
     return head[2] in (0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42)
+
+
+def _is_tf_table(blob: Blob) -> bool:
+    """A TensorFlow table file (checkpoint ``.index``): the LevelDB table magic ends it."""
+    size = blob.size
+    return size is not None and size >= 48 and blob.read_at(size - 8, 8) == _TF_TABLE_MAGIC
 
 
 def _looks_like_graphdef(head: bytes) -> bool:

@@ -88,14 +88,17 @@ def test_external_data_inside_the_model_directory_is_not_flagged(tmp_path: Path)
         str(model_dir / "model.onnx"),
         save_as_external_data=True,
         all_tensors_to_one_file=True,
-        location="weights.data",
+        location="model.onnx.data",
         size_threshold=0,
     )
     stored = onnx.load(str(model_dir / "model.onnx"), load_external_data=False)
     assert stored.graph.initializer[0].data_location == TensorProto.EXTERNAL
     result = scan(model_dir)
     _no_errors(result)
-    assert _onnx(result) == []
+    assert result.findings == ()
+    assert result.skipped == ()
+    formats = {Path(a.path).name: a.format for a in result.artifacts}
+    assert formats == {"model.onnx": "onnx", "model.onnx.data": "tensor-data"}
 
 
 @pytest.mark.parametrize(

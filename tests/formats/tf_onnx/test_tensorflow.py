@@ -68,6 +68,8 @@ def test_benign_tf2_saved_model_is_clean(tmp_path: Path) -> None:
     variables = model_dir / "variables"
     variables.mkdir()
     (variables / "variables.data-00000-of-00001").write_bytes(b"\x00\x01\x02" * 100)
+    footer = b"\x00" * 40 + (0xDB4775248B80FB57).to_bytes(8, "little")
+    (variables / "variables.index").write_bytes(b"\x00\x0a\x01" * 30 + footer)
     result = scan(model_dir)
     _no_errors(result)
     assert _tf(result) == []
@@ -76,6 +78,8 @@ def test_benign_tf2_saved_model_is_clean(tmp_path: Path) -> None:
     assert formats["saved_model.pb"] == "tf-savedmodel"
     assert formats["fingerprint.pb"] == "tf-fingerprint"
     assert formats["variables.data-00000-of-00001"] == "tensor-data"
+    assert formats["variables.index"] == "tensor-data"
+    assert result.skipped == ()
     assert result.findings == ()
 
 
