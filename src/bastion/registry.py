@@ -37,6 +37,8 @@ BUILTIN_ANALYZERS: tuple[str, ...] = (
     "bastion.scan.formats.tensorflow:SavedModelAnalyzer",
     "bastion.scan.formats.tensorflow:FingerprintAnalyzer",
     "bastion.scan.formats.onnx:OnnxAnalyzer",
+    "bastion.scan.formats.chat_template:TokenizerConfigAnalyzer",
+    "bastion.scan.formats.chat_template:JinjaTemplateAnalyzer",
     "bastion.scan.code.analyzer:PythonAnalyzer",
     "bastion.scan.notebooks.analyzer:NotebookAnalyzer",
     "bastion.scan.secrets.analyzer:SecretsAnalyzer",
