@@ -37,6 +37,7 @@ BUILTIN_ANALYZERS: tuple[str, ...] = (
     "bastion.scan.formats.tensorflow:SavedModelAnalyzer",
     "bastion.scan.formats.tensorflow:FingerprintAnalyzer",
     "bastion.scan.formats.onnx:OnnxAnalyzer",
+    "bastion.scan.formats.safetensors:SafetensorsAnalyzer",
     "bastion.scan.formats.chat_template:TokenizerConfigAnalyzer",
     "bastion.scan.formats.chat_template:JinjaTemplateAnalyzer",
     "bastion.scan.code.analyzer:PythonAnalyzer",
