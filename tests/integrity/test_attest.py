@@ -49,7 +49,9 @@ def _attest(project: Path, model: Path, key: KeyPair, **extra: Any) -> Path:
     return attest_model(inputs, KeySigner(key.private)).attestation
 
 
-def _check(model: Path, attestation: Path, key: KeyPair, project: Path, **extra: Any) -> ChainResult:
+def _check(
+    model: Path, attestation: Path, key: KeyPair, project: Path, **extra: Any
+) -> ChainResult:
     return verify_attestation(
         model,
         attestation,
@@ -147,9 +149,10 @@ def test_scan_report_file_is_recorded_by_digest(
     predicate = read_bundle(attestation).statement()["predicate"]
     import hashlib
 
-    assert predicate["scan"]["report"]["digest"]["sha256"] == hashlib.sha256(
-        report.read_bytes()
-    ).hexdigest()
+    assert (
+        predicate["scan"]["report"]["digest"]["sha256"]
+        == hashlib.sha256(report.read_bytes()).hexdigest()
+    )
     assert predicate["assessments"][0]["document"] == {"metric": "pgd_accuracy", "value": 0.71}
     report.write_text("{not json")
     with pytest.raises(ReportFormatError, match="not JSON"):

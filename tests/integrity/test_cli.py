@@ -79,16 +79,16 @@ def test_bad_inputs_give_clear_errors(model_dir: Path, cli_key: Path, tmp_path: 
     assert code == 2 and "is a private key" in output
     (model_dir / "model.sig").write_text('{"mediaType": "nope"')
     code, output = _run("verify", model_dir, "--key", public)
-    assert code == 1 and "BST-INT-001" in output and "verified" not in output.replace(
-        "not verified", ""
+    assert (
+        code == 1
+        and "BST-INT-001" in output
+        and "verified" not in output.replace("not verified", "")
     )
     code, output = _run("verify", model_dir)
     assert code == 2 and "--key" in output
 
 
-def test_manifest_cache_flag(
-    model_dir: Path, cli_key: Path, tmp_path: Path
-) -> None:
+def test_manifest_cache_flag(model_dir: Path, cli_key: Path, tmp_path: Path) -> None:
     _run("sign", model_dir, "--key", cli_key, "-q")
     args = ("verify", model_dir, "--key", f"{cli_key}.pub", "--manifest-cache",
             "--cache-dir", tmp_path / "cache")  # fmt: skip

@@ -32,10 +32,10 @@ def test_model_signing_verifies_bastion_signatures(model_dir: Path, key: KeyPair
     verifier = model_signing.verifying.Config().use_elliptic_key_verifier(public_key=key.public)
     verifier.verify(model_dir, signature)  # raises on any mismatch
     (model_dir / "config.json").write_text("{}")
-    with pytest.raises(ValueError, match="Hash mismatch for 'config.json'"):
-        model_signing.verifying.Config().use_elliptic_key_verifier(
-            public_key=key.public
-        ).verify(model_dir, signature)
+    with pytest.raises(ValueError, match=r"Hash mismatch for 'config\.json'"):
+        model_signing.verifying.Config().use_elliptic_key_verifier(public_key=key.public).verify(
+            model_dir, signature
+        )
 
 
 def test_model_signing_verifies_a_bastion_single_file_signature(

@@ -47,7 +47,7 @@ def test_encrypted_key(tmp_path: Path) -> None:
     assert load_private_key(pair.private, b"correct horse")
     with pytest.raises(KeyFileError, match="encrypted"):
         load_private_key(pair.private)
-    with pytest.raises(KeyFileError, match="wrong password|decrypt"):
+    with pytest.raises(KeyFileError, match=r"wrong password|decrypt"):
         load_private_key(pair.private, b"wrong")
 
 
@@ -89,9 +89,7 @@ def test_wrong_key_types_are_named(tmp_path: Path) -> None:
         load_public_key(garbage)
 
 
-def test_cache_reuses_and_still_catches_a_restored_mtime(
-    model_dir: Path, tmp_path: Path
-) -> None:
+def test_cache_reuses_and_still_catches_a_restored_mtime(model_dir: Path, tmp_path: Path) -> None:
     pair = generate_key_pair(tmp_path / "k.pem")
     signature = sign_model(model_dir, KeySigner(pair.private)).signature
     trust = Trust(keys=(pair.public,))

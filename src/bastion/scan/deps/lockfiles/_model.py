@@ -61,14 +61,14 @@ class Dependency:
         name = quote(self.name, safe="")
         text = f"pkg:{self.ecosystem}/{name}"
         if self.version:
-            text += "@" + quote(self.version, safe="+")
+            text += "@" + quote(self.version, safe="")
         qualifiers: dict[str, str] = {}
         if self.url:
             key = "vcs_url" if _is_vcs(self.url) else "download_url"
             qualifiers[key] = self.url
         if qualifiers:
             text += "?" + "&".join(
-                f"{k}={quote(v, safe=':/@+')}" for k, v in sorted(qualifiers.items())
+                f"{k}={quote(v, safe=':/')}" for k, v in sorted(qualifiers.items())
             )
         return text
 

@@ -29,6 +29,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MAX_GROUP_INCLUDES = 64
+#: One Poetry constraint clause: an optional operator and a version (``^1.2``, ``>= 1.0``, ``*``).
+_TOKEN = re.compile(r"(\^|~=|~|===|==|!=|<=|>=|<|>|=)?\s*([0-9A-Za-z*][0-9A-Za-z.*+!_-]*)")
 
 
 def load_toml(path: Path) -> tuple[dict[str, Any], LineIndex]:
@@ -202,7 +204,10 @@ def _poetry_dependency(
 
 
 def _python_marker(constraint: str, path: Path, line: int | None) -> str | None:
-    spec = poetry_to_pep440(constraint, path, line)
+    try:
+        spec = poetry_to_pep440(constraint, path, line)
+    except LockfileError:
+        return None  # e.g. "^3.8 || ^3.10": no single marker; the dependency itself is fine
     clauses = [f"python_full_version {_split_op(s)}" for s in spec.split(",") if s]
     return " and ".join(clauses) or None
 
@@ -221,21 +226,22 @@ def poetry_to_pep440(constraint: str, path: Path, line: int | None) -> str:
         raise LockfileError(
             str(path), f"constraint {text!r} uses '||', which has no PEP 440 equivalent", line
         )
-    parts = [p.strip() for p in text.replace(" ,", ",").split(",") if p.strip()]
-    if len(parts) == 1 and " " in parts[0] and not parts[0].startswith(("^", "~")):
-        parts = [p for p in parts[0].split(" ") if p]
     out: list[str] = []
-    for part in parts:
-        if part in ("*", ""):
-            continue
-        if part.startswith("^"):
-            out.extend(_caret(part[1:].strip(), path, line))
-        elif part.startswith("~") and not part.startswith("~="):
-            out.extend(_tilde(part[1:].strip(), path, line))
-        elif part[0].isdigit():
-            out.append(f"=={part}")
-        else:
-            out.append(part.replace(" ", ""))
+    for part in (p.strip() for p in text.split(",")):
+        tokens = _TOKEN.findall(part)
+        if "".join(op + value for op, value in tokens) != part.replace(" ", ""):
+            raise LockfileError(str(path), f"cannot read constraint {text!r}", line)
+        for op, value in tokens:
+            if value == "*" and not op:
+                continue
+            if op == "^":
+                out.extend(_caret(value, path, line))
+            elif op == "~":
+                out.extend(_tilde(value, path, line))
+            elif op in ("", "="):
+                out.append(f"=={value}")
+            else:
+                out.append(f"{op}{value}")
     return ",".join(out)
 
 
