@@ -13,15 +13,18 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from limits import RateLimitItem, RateLimitItemPerDay, parse, parse_many
-from limits.aio.storage import MemoryStorage, Storage
+from limits import RateLimitItem, RateLimitItemPerDay, WindowStats, parse, parse_many
+from limits import strategies as sync_strategies
+from limits.aio.storage import Storage
 from limits.aio.strategies import (
     FixedWindowRateLimiter,
     MovingWindowRateLimiter,
     RateLimiter,
     SlidingWindowCounterRateLimiter,
 )
+from limits.storage import MemoryStorage as SyncMemoryStorage
 from limits.storage import storage_from_string
 
 from bastion.gateway.identity import Identity
@@ -33,6 +36,46 @@ _STRATEGIES: dict[str, type[RateLimiter]] = {
     "fixed-window": FixedWindowRateLimiter,
     "sliding-window-counter": SlidingWindowCounterRateLimiter,
 }
+_SYNC: dict[str, type[sync_strategies.RateLimiter]] = {
+    "moving-window": sync_strategies.MovingWindowRateLimiter,
+    "fixed-window": sync_strategies.FixedWindowRateLimiter,
+    "sliding-window-counter": sync_strategies.SlidingWindowCounterRateLimiter,
+}
+
+
+class _InProcess:
+    """The synchronous in-memory strategy behind the async interface.
+
+    NOTE: the async memory storage of ``limits`` runs its expiry sweep through
+    ``asyncio.to_thread`` on every call, which dominated the gateway's profile; the synchronous
+    storage expires from a timer thread instead. Calls never await, so on the event loop each
+    check-and-count is atomic, which keeps limits exact under concurrent requests.
+    """
+
+    def __init__(self, strategy: sync_strategies.RateLimiter) -> None:
+        self._strategy = strategy
+
+    async def hit(self, item: RateLimitItem, *ids: str, cost: int = 1) -> bool:
+        return self._strategy.hit(item, *ids, cost=cost)
+
+    async def test(self, item: RateLimitItem, *ids: str, cost: int = 1) -> bool:
+        return self._strategy.test(item, *ids, cost=cost)
+
+    async def get_window_stats(self, item: RateLimitItem, *ids: str) -> WindowStats:
+        return self._strategy.get_window_stats(item, *ids)
+
+
+class _InProcessStorage:
+    """Health and reset of the synchronous memory storage."""
+
+    def __init__(self, storage: SyncMemoryStorage) -> None:
+        self._storage = storage
+
+    async def check(self) -> bool:
+        return bool(self._storage.check())
+
+    async def reset(self) -> Any:
+        return self._storage.reset()
 
 
 @dataclass(frozen=True)
@@ -73,16 +116,22 @@ class Limiter:
     ) -> None:
         self.settings = settings
         self.namespace = namespace
+        self.storage: Storage | _InProcessStorage
+        self._strategy: RateLimiter | _InProcess
+        self._budget_strategy: RateLimiter | _InProcess
         if storage_uri is None:
-            self.storage: Storage = MemoryStorage()
+            memory = SyncMemoryStorage()
+            self.storage = _InProcessStorage(memory)
+            self._strategy = _InProcess(_SYNC[settings.strategy](memory))
+            self._budget_strategy = _InProcess(sync_strategies.FixedWindowRateLimiter(memory))
         else:
             uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
             storage = storage_from_string(uri, implementation="redispy")
             if not isinstance(storage, Storage):
                 raise ValueError(f"{storage_uri}: not an async rate-limit storage")
             self.storage = storage
-        self._strategy = _STRATEGIES[settings.strategy](self.storage)
-        self._budget_strategy = FixedWindowRateLimiter(self.storage)
+            self._strategy = _STRATEGIES[settings.strategy](storage)
+            self._budget_strategy = FixedWindowRateLimiter(storage)
         self._identity = _items(settings.per_identity)
         self._address = _items(settings.per_address)
         self._auth = _items(settings.auth_failures_per_address)
@@ -115,7 +164,7 @@ class Limiter:
         scope: str,
         items: tuple[RateLimitItem, ...],
         key: str,
-        strategy: RateLimiter | None = None,
+        strategy: RateLimiter | _InProcess | None = None,
         cost: int = 1,
     ) -> LimitResult | None:
         strategy = strategy or self._strategy
@@ -137,7 +186,7 @@ class Limiter:
         item: RateLimitItem,
         key: str,
         scope: str,
-        strategy: RateLimiter,
+        strategy: RateLimiter | _InProcess,
     ) -> LimitResult:
         stats = await strategy.get_window_stats(item, self.namespace, scope, key)
         return LimitResult(

@@ -26,13 +26,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, insert, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, text
 
 from bastion.gateway.audit.chain import canonical, genesis, link
 from bastion.gateway.audit.checkpoint import CheckpointSigner
 from bastion.gateway.errors import AuditError, AuditLockedError
-from bastion.gateway.store import GatewayStore, audit_log
+from bastion.gateway.store import GatewayStore
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,14 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-_Pending = tuple[dict[str, Any], Callable[[Receipt | BaseException], None]]
+_Done = Callable[[Receipt | BaseException], None]
+_Item = tuple[dict[str, Any], int, _Done]
+_CHECKPOINT: Any = ("checkpoint",)
+_COLUMNS = ("log_id", "seq", "time", "kind", "action", "request_id", "prev_hash", "hash", "body")
+
+
+def _ignore(_result: Receipt | BaseException) -> None:
+    """Completion callback of records nobody waits for (checkpoints)."""
 
 
 class AuditWriter:
@@ -72,7 +78,10 @@ class AuditWriter:
         self._checkpoint_seconds = checkpoint_seconds
         self._max_batch = max_batch
         self._on_commit = on_commit
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._insert = ""
         self._thread: threading.Thread | None = None
         self._conn: Connection | None = None
         self._lock_file: IO[bytes] | None = None
@@ -92,6 +101,14 @@ class AuditWriter:
         head = self._store.audit_head(self.log_id)
         if head is not None:
             self._seq, self._head = head
+        self._durable = (self._seq, self._head)
+        store = self._store.store
+        table = f'"{store.schema}".gateway_audit' if store.schema else "gateway_audit"
+        mark = "?" if store.dialect == "sqlite" else "%s"
+        self._insert = (
+            f"INSERT INTO {table} ({', '.join(_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(_COLUMNS))})"
+        )
         self._thread = threading.Thread(target=self._run, name=f"audit-{self.log_id}", daemon=True)
         self._thread.start()
 
@@ -100,7 +117,7 @@ class AuditWriter:
         if self._thread is None:
             return
         if checkpoint and self._signer is not None and self._since_checkpoint:
-            self._queue.put(({"kind": "checkpoint-request"}, lambda _r: None))
+            self._queue.put(_CHECKPOINT)
         self._queue.put(None)
         self._thread.join(timeout=30)
         self._thread = None
@@ -147,6 +164,14 @@ class AuditWriter:
             self._lock_file = None
 
     # -- appending --------------------------------------------------------------------------
+    def _enqueue(self, record: dict[str, Any], done: _Done) -> None:
+        # NOTE: chaining happens here, in the caller's thread, under a short lock, and the row
+        # is queued inside the same lock so queue order is chain order. The writer thread then
+        # only inserts and commits, holding the GIL as little as possible.
+        with self._lock:
+            row = self._chain(record)
+            self._queue.put((row, self._generation, done))
+
     async def append(self, record: dict[str, Any]) -> Receipt:
         """Queue a record and wait until it is committed; raises :class:`AuditError`."""
         loop = asyncio.get_running_loop()
@@ -155,7 +180,7 @@ class AuditWriter:
         def done(result: Receipt | BaseException) -> None:
             loop.call_soon_threadsafe(_settle, future, result)
 
-        self._queue.put((record, done))
+        self._enqueue(record, done)
         return await future
 
     def append_sync(self, record: dict[str, Any], timeout: float = 30.0) -> Receipt:
@@ -168,8 +193,53 @@ class AuditWriter:
             else:
                 future.set_result(result)
 
-        self._queue.put((record, done))
+        self._enqueue(record, done)
         return future.result(timeout)
+
+    def _chain(self, record: dict[str, Any]) -> dict[str, Any]:
+        self._seq += 1
+        body_data = {**record, "log_id": self.log_id, "seq": self._seq, "prev_hash": self._head}
+        body_data.setdefault("time", utc_now())
+        body = canonical(body_data)
+        new = link(self._head, body)
+        row = {
+            "log_id": self.log_id,
+            "seq": self._seq,
+            "time": body_data["time"],
+            "kind": str(body_data.get("kind", "request")),
+            "action": str(body_data.get("action", ""))[:64],
+            "request_id": body_data.get("request_id"),
+            "prev_hash": self._head,
+            "hash": new,
+            "body": body,
+        }
+        self._head = new
+        self._since_checkpoint += 1
+        return row
+
+    def _checkpoint_due(self, forced: bool) -> None:
+        if self._signer is None or not self._since_checkpoint:
+            return
+        elapsed = time.monotonic() - self._last_checkpoint
+        if not (
+            forced
+            or self._since_checkpoint >= self._checkpoint_every
+            or elapsed >= self._checkpoint_seconds
+        ):
+            return
+        with self._lock:
+            signed = self._signer.sign(self.log_id, self._seq, self._head)
+            row = self._chain(
+                {
+                    "kind": "checkpoint",
+                    "action": "audit.checkpoint",
+                    "time": utc_now(),
+                    "checkpoint": signed,
+                }
+            )
+            self._since_checkpoint = 0
+            self._last_checkpoint = time.monotonic()
+            self._queue.put((row, self._generation, _ignore))
 
     # -- the thread -------------------------------------------------------------------------
     def _run(self) -> None:
@@ -178,10 +248,13 @@ class AuditWriter:
             try:
                 first = self._queue.get(timeout=self._checkpoint_seconds)
             except queue.Empty:
-                first = ({"kind": "checkpoint-request"}, lambda _r: None)
-            batch: list[_Pending] = []
+                self._checkpoint_due(forced=False)
+                continue
+            batch: list[_Item] = []
             if first is None:
                 stopping = True
+            elif first == _CHECKPOINT:
+                self._checkpoint_due(forced=True)
             else:
                 batch.append(first)
             while len(batch) < self._max_batch:
@@ -192,91 +265,58 @@ class AuditWriter:
                 if item is None:
                     stopping = True
                     break
+                if item == _CHECKPOINT:
+                    self._checkpoint_due(forced=True)
+                    continue
                 batch.append(item)
             if batch:
-                try:
-                    self._commit(batch)
-                except Exception as exc:  # NOTE: the thread must survive any bad record
-                    failure = AuditError(f"audit log {self.log_id!r}: cannot write: {exc}")
-                    self.last_error = str(exc)
-                    for _record, done in batch:
-                        done(failure)
-
-    def _commit(self, batch: list[_Pending]) -> None:
-        seq, head = self._seq, self._head
-        rows: list[dict[str, Any]] = []
-        receipts: list[Receipt | None] = []
-        since = self._since_checkpoint
-        want_checkpoint = False
-        for record, _done in batch:
-            if record.get("kind") == "checkpoint-request":
-                want_checkpoint = True
-                receipts.append(None)
-                continue
-            seq, head = self._chain(record, seq, head, rows)
-            receipts.append(Receipt(seq, head))
-            since += 1
-        due = since >= self._checkpoint_every or (
-            since and time.monotonic() - self._last_checkpoint >= self._checkpoint_seconds
-        )
-        if self._signer is not None and since and (due or want_checkpoint):
-            signed = self._signer.sign(self.log_id, seq, head)
-            cp = {
-                "kind": "checkpoint",
-                "action": "audit.checkpoint",
-                "time": utc_now(),
-                "checkpoint": signed,
-            }
-            seq, head = self._chain(cp, seq, head, rows)
-            since = 0
-        error: BaseException | None = None
-        if rows:
+                self._commit(batch)
+                self._checkpoint_due(forced=False)
+        # drain what a final checkpoint may have queued
+        leftover: list[_Item] = []
+        while True:
             try:
-                if self._conn is None:
-                    raise AuditError("the audit writer is not started")
-                with self._conn.begin():
-                    self._conn.execute(insert(audit_log), rows)
-            except (SQLAlchemyError, AuditError) as exc:
-                error = AuditError(f"audit log {self.log_id!r}: commit failed: {exc}")
-                self.healthy = False
-                self.last_error = str(exc)
-        if error is None:
-            self._seq, self._head = seq, head
-            if since == 0 and rows and rows[-1]["kind"] == "checkpoint":
-                self._last_checkpoint = time.monotonic()
-            self._since_checkpoint = since
-            self.healthy = True
-            self.commits += 1
-            self.records += len(rows)
-        for (_record, done), receipt in zip(batch, receipts, strict=True):
-            if receipt is None:
-                continue
-            done(error if error is not None else receipt)
-        if error is None and rows and self._on_commit is not None:
-            self._on_commit(seq)
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None and item != _CHECKPOINT:
+                leftover.append(item)
+        if leftover:
+            self._commit(leftover)
 
-    def _chain(
-        self, record: dict[str, Any], seq: int, head: str, rows: list[dict[str, Any]]
-    ) -> tuple[int, str]:
-        seq += 1
-        body_data = {**record, "log_id": self.log_id, "seq": seq, "prev_hash": head}
-        body_data.setdefault("time", utc_now())
-        body = canonical(body_data)
-        new = link(head, body)
-        rows.append(
-            {
-                "log_id": self.log_id,
-                "seq": seq,
-                "time": body_data["time"],
-                "kind": str(body_data.get("kind", "request")),
-                "action": str(body_data.get("action", ""))[:64],
-                "request_id": body_data.get("request_id"),
-                "prev_hash": head,
-                "hash": new,
-                "body": body,
-            }
-        )
-        return seq, new
+    def _commit(self, batch: list[_Item]) -> None:
+        live = [item for item in batch if item[1] == self._generation]
+        stale = [item for item in batch if item[1] != self._generation]
+        for _row, _gen, done in stale:
+            done(AuditError(f"audit log {self.log_id!r}: an earlier commit failed"))
+        if not live:
+            return
+        rows = [row for row, _gen, _done in live]
+        try:
+            if self._conn is None:
+                raise AuditError("the audit writer is not started")
+            with self._conn.begin():
+                self._conn.exec_driver_sql(
+                    self._insert, [tuple(row[c] for c in _COLUMNS) for row in rows]
+                )
+        except Exception as exc:
+            self.healthy = False
+            self.last_error = str(exc)
+            with self._lock:
+                self._generation += 1
+                self._seq, self._head = self._durable
+            failure = AuditError(f"audit log {self.log_id!r}: commit failed: {exc}")
+            for _row, _gen, done in live:
+                done(failure)
+            return
+        self._durable = (rows[-1]["seq"], rows[-1]["hash"])
+        self.healthy = True
+        self.commits += 1
+        self.records += len(rows)
+        for row, _gen, done in live:
+            done(Receipt(row["seq"], row["hash"]))
+        if self._on_commit is not None:
+            self._on_commit(rows[-1]["seq"])
 
 
 def _settle(future: asyncio.Future[Receipt], result: Receipt | BaseException) -> None:
