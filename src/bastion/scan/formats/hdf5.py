@@ -13,8 +13,9 @@ loaded (HDF5 loads plugins only to run a filter pipeline, and filters are only l
 * a user block with content in front of the superblock (polyglots), analyzed as its own artifact;
 * Keras' ``model_config`` and ``training_config`` root attributes, walked like any Keras config.
 
-The walk is bounded by object count, group depth and the deadline; hard-linked objects are
-visited once (HDF5 groups can form cycles).
+The walk is bounded by object count and the deadline. It uses HDF5's own link and object visits
+(``H5Lvisit``/``H5Ovisit`` through h5py's low-level API), which never follow external or soft
+links and visit a hard-linked object once, so cycles of groups terminate.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import io
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from itertools import islice
 from typing import Any, BinaryIO
 
 from bastion.core import Severity, SkipReason
@@ -56,7 +56,6 @@ BUILTIN_FILTERS = frozenset({1, 2, 3, 4, 5, 6, 32000})
 #: The Keras root attributes that hold JSON configs.
 KERAS_ATTRIBUTES = ("model_config", "training_config")
 
-_MAX_GROUP_DEPTH = 64
 _MAX_IN_MEMORY = 1 << 30
 _MAX_USERBLOCK = 64 << 20
 _DECLARED_MIN = 1 << 30
@@ -138,11 +137,11 @@ def _check_userblock(handle: Any, blob: Blob, ctx: AnalysisContext) -> None:
 
 
 class _Tree:
-    """Bounded walk over groups and datasets; links are inspected, never followed outward."""
+    """Bounded walk with h5py's low-level API: HDF5 visits each link and object once."""
 
     def __init__(self, h5py: Any, handle: Any, ctx: AnalysisContext, size: int | None) -> None:
         self.h5py = h5py
-        self.handle = handle
+        self.root = h5py.h5g.open(handle.id, b"/")
         self.ctx = ctx
         self.file_size = size or 0
         self.budget = ctx.limits.max_members
@@ -150,56 +149,50 @@ class _Tree:
         self.unreadable: list[str] = []
 
     def walk(self) -> None:
-        """Visit every object reachable by hard links; report what is found."""
-        seen = {hash(self.handle.id)}
-        stack: list[tuple[Any, str, int]] = [(self.handle, "", 0)]
-        while stack:
-            group, path, depth = stack.pop()
-            try:
-                names = list(islice(iter(group), self.budget - self.count + 1))
-            except _ERRORS as exc:
-                self.unreadable.append(f"{path or '/'}: {exc}")
-                continue
-            for name in names:
-                self.count += 1
-                if self.count > self.budget:
-                    self._finish()
-                    raise AnalysisLimitError("hdf5-objects", f"more than {self.budget} objects")
-                self.ctx.deadline.check()
-                child = f"{path}/{name}"
-                try:
-                    self._visit(group, name, child, depth, seen, stack)
-                except _ERRORS as exc:
-                    self.unreadable.append(f"{child}: {exc}")
+        """Report external links (link pass), then check every dataset (object pass)."""
+        try:
+            stopped = self.root.links.visit(self._link, info=True)
+            if stopped is None:
+                self.count = 0
+                stopped = self.h5py.h5o.visit(self.root, self._object, info=True)
+        except _ERRORS as exc:
+            self.unreadable.append(f"object tree: {exc}")
+            stopped = None
         self._finish()
+        if stopped is not None:
+            raise AnalysisLimitError("hdf5-objects", f"more than {self.budget} objects")
 
-    def _visit(
-        self,
-        group: Any,
-        name: str,
-        path: str,
-        depth: int,
-        seen: set[int],
-        stack: list[tuple[Any, str, int]],
-    ) -> None:
-        link = group.get(name, getlink=True)
-        if isinstance(link, self.h5py.ExternalLink):
-            self._external_link(path, str(link.filename), str(link.path))
-            return
-        if not isinstance(link, self.h5py.HardLink):
-            return  # soft links stay inside the file and point at objects visited anyway
-        obj = group[name]
-        key = hash(obj.id)
-        if key in seen:
-            return
-        seen.add(key)
-        if isinstance(obj, self.h5py.Group):
-            if depth + 1 > _MAX_GROUP_DEPTH:
-                self.unreadable.append(f"{path}: groups nested deeper than {_MAX_GROUP_DEPTH}")
-                return
-            stack.append((obj, path, depth + 1))
-        elif isinstance(obj, self.h5py.Dataset):
-            self._dataset(obj, path)
+    def _tick(self) -> bool:
+        """Count one visit; ``True`` once the budget is spent (which stops the visit)."""
+        self.count += 1
+        if self.count % 256 == 0:
+            self.ctx.deadline.check()
+        return self.count > self.budget
+
+    def _link(self, name: bytes, info: Any) -> object | None:
+        if self._tick():
+            return "limit"
+        if info.type == self.h5py.h5l.TYPE_EXTERNAL:
+            path = "/" + name.decode("utf-8", "replace")
+            try:
+                filename, target = self.root.links.get_val(name)
+            except _ERRORS as exc:
+                self.unreadable.append(f"{path}: {exc}")
+                return None
+            self._external_link(path, _text(filename), _text(target))
+        return None
+
+    def _object(self, name: bytes, info: Any) -> object | None:
+        if self._tick():
+            return "limit"
+        if info.type != self.h5py.h5o.TYPE_DATASET:
+            return None
+        path = "/" + name.decode("utf-8", "replace")
+        try:
+            self._dataset(self.h5py.h5d.open(self.root, name), path)
+        except _ERRORS as exc:
+            self.unreadable.append(f"{path}: {exc}")
+        return None
 
     def _external_link(self, path: str, filename: str, target: str) -> None:
         scope = resource_scope(filename)
@@ -215,19 +208,27 @@ class _Tree:
             )
         )
 
-    def _dataset(self, ds: Any, path: str) -> None:
-        external = ds.external
+    def _dataset(self, dataset: Any, path: str) -> None:
+        plist = dataset.get_create_plist()
+        external = [
+            (_text(n), int(o), int(z))
+            for n, o, z in (plist.get_external(i) for i in range(plist.get_external_count()))
+        ]
         if external:
-            self._external_storage(path, [(str(e[0]), int(e[1]), int(e[2])) for e in external])
-        virtual = bool(ds.is_virtual)
+            self._external_storage(path, external)
+        virtual = plist.get_layout() == self.h5py.h5d.VIRTUAL
         if virtual:
-            sources = [(str(s.file_name), str(s.dset_name)) for s in ds.virtual_sources()]
+            sources = [
+                (_text(plist.get_virtual_filename(i)), _text(plist.get_virtual_dsetname(i)))
+                for i in range(plist.get_virtual_count())
+            ]
             outside = [(f, d) for f, d in sources if f != "."]
             if outside:
                 self._virtual(path, outside)
-        self._filters(ds, path)
+        self._filters(plist, path)
         if not external and not virtual:
-            self._declared_size(ds, path)
+            shape = dataset.get_space().shape
+            self._declared_size(shape, int(dataset.get_type().get_size()), path)
 
     def _external_storage(self, path: str, files: list[tuple[str, int, int]]) -> None:
         scopes = [s for s in (resource_scope(name) for name, _, _ in files) if s]
@@ -259,8 +260,7 @@ class _Tree:
             )
         )
 
-    def _filters(self, ds: Any, path: str) -> None:
-        plist = ds.id.get_create_plist()
+    def _filters(self, plist: Any, path: str) -> None:
         for index in range(min(int(plist.get_nfilters()), 32)):
             code, _flags, _values, label = plist.get_filter(index)
             if int(code) in BUILTIN_FILTERS:
@@ -276,11 +276,10 @@ class _Tree:
                 )
             )
 
-    def _declared_size(self, ds: Any, path: str) -> None:
-        shape = ds.shape
+    def _declared_size(self, shape: tuple[int, ...] | None, itemsize: int, path: str) -> None:
         if not shape:
             return
-        declared = math.prod(int(n) for n in shape) * int(ds.dtype.itemsize)
+        declared = math.prod(int(n) for n in shape) * itemsize
         if declared < _DECLARED_MIN or declared <= _DECLARED_RATIO * max(self.file_size, 1):
             return
         self.ctx.report(
@@ -345,6 +344,10 @@ def _check_keras_attribute(h5py: Any, handle: Any, name: str, ctx: AnalysisConte
     config = parse_config(text, ctx, f"attribute {name}")
     if config is not None:
         report_issues(ctx, check_config(config, ctx, container="hdf5"))
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _attribute_text(value: object) -> bytes | str | None:
