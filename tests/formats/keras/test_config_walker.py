@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bastion.core import Severity
 from bastion.scan.formats.keras_config import ConfigIssue, ConfigWalker, WalkBounds
@@ -229,3 +231,45 @@ def test_torch_module_wrapper_payload_is_dispatched(tmp_path: Path, marker_dir: 
     (pickled,) = by_rule(result, "BST-PKL-001")
     assert pickled.location.member == "model/wrapped/config.module"
     assert rule_ids(result) == {"BST-KRS-005", "BST-PKL-001"}
+
+
+_KEYS = st.sampled_from(
+    [
+        "class_name",
+        "config",
+        "module",
+        "name",
+        "layers",
+        "layer",
+        "function",
+        "function_type",
+        "output_shape_type",
+        "vocabulary",
+        "code",
+        "trainable",
+        "inbound_nodes",
+        "arguments",
+    ]
+)
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from(
+        ["Lambda", "__lambda__", "function", "lambda", "os", "keras.utils", "get_file", "AA=="]
+    ),
+    st.text(max_size=12),
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=5)),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_JSON)
+def test_walker_never_raises_on_arbitrary_json(value: object) -> None:
+    for issue in ConfigWalker().walk(value):
+        assert issue.rule.id.startswith("BST-KRS-")
+        assert isinstance(issue.message, str) and issue.message

@@ -220,3 +220,19 @@ def test_keras_metadata_pb_malformed(tmp_path: Path, data: bytes) -> None:
     result = scan_path(target)
     assert all(s.reason is not SkipReason.ERROR for s in result.skipped), result.skipped
     assert by_rule(result, "BST-KRS-006") or result.skipped
+
+
+def test_deflated_weights_member_is_still_analyzed(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f["layers/dense/vars/0"] = h5py.ExternalLink("/etc/shadow.h5", "/x")
+    target = tmp_path / "deflated.keras"
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", json.dumps(_sequential()))
+        archive.writestr("metadata.json", "{}")
+        archive.writestr("model.weights.h5", buffer.getvalue())
+    result = scan_path(target)
+    (finding,) = result.findings
+    assert (finding.rule_id, finding.severity) == ("BST-KRS-008", Severity.HIGH)
+    assert finding.location.member == "model.weights.h5"
+    assert result.skipped == ()
