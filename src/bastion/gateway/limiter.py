@@ -65,6 +65,24 @@ class _InProcess:
         return self._strategy.get_window_stats(item, *ids)
 
 
+class _LoopMemoryStorage(SyncMemoryStorage):
+    """Memory storage that expires old entries inline, at most once a second.
+
+    NOTE: the stock storage starts a ``threading.Timer`` whenever none is alive, i.e. a new
+    thread for almost every request under load (the largest cost in the gateway's profile).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._next_sweep = 0.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + 1.0
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
 class _InProcessStorage:
     """Health and reset of the synchronous memory storage."""
 
@@ -120,7 +138,7 @@ class Limiter:
         self._strategy: RateLimiter | _InProcess
         self._budget_strategy: RateLimiter | _InProcess
         if storage_uri is None:
-            memory = SyncMemoryStorage()
+            memory = _LoopMemoryStorage()
             self.storage = _InProcessStorage(memory)
             self._strategy = _InProcess(_SYNC[settings.strategy](memory))
             self._budget_strategy = _InProcess(sync_strategies.FixedWindowRateLimiter(memory))
