@@ -16,6 +16,7 @@ $(BIN)/python:
 $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps 'torchattacks==3.5.1'
 	touch $@
 
 $(VENV)/.demo-installed: $(BIN)/python pyproject.toml
