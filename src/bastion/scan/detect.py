@@ -158,7 +158,9 @@ def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ..
         return (specific, "text") if specific else ("text",)
     named = text_format(lower, b"")
     if named is not None and named in {"python", "notebook"}:
-        return (named,)  # binary under a source-file name: its analyzer reports why
+        # Not UTF-8 under a source-file name: binary (NUL bytes) goes to its analyzer, which
+        # reports it; another encoding (PEP 263) is still text, searched for secrets too.
+        return (named,) if b"\x00" in head else (named, "text")
     return ("unknown",)
 
 

@@ -9,7 +9,7 @@ and a rule can only fire on a call whose name (or an import of it) is spelled in
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bastion.core import ArtifactKind, Finding, SkipReason
@@ -107,11 +107,15 @@ def hit_findings(
     *,
     line_offset: int = 0,
     cell: int | None = None,
+    column_shift: Mapping[int, int] | None = None,
 ) -> list[Finding]:
-    """Findings with 1-based line and character column (``line_offset`` shifts into a file)."""
+    """Findings with 1-based line and character column (``line_offset`` shifts into a file,
+    ``column_shift`` adds characters cut from the start of given lines)."""
     findings = []
     for hit in hits:
         column = char_column(index.line_text(hit.line), hit.col_offset)
+        if column_shift:
+            column += column_shift.get(hit.line, 0)
         findings.append(
             hit.rule.finding(
                 ctx.location(line=hit.line + line_offset, column=column, cell=cell),

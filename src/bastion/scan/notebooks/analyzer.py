@@ -79,7 +79,11 @@ class NotebookAnalyzer(Analyzer):
                     "not applied to this cell",
                     format=ctx.format,
                 )
-            ctx.report_all(hit_findings(ctx, result.hits, LineIndex(code.python), cell=cell.index))
+            lines = LineIndex(code.python)
+            shift = code.column_shift
+            ctx.report_all(
+                hit_findings(ctx, result.hits, lines, cell=cell.index, column_shift=shift)
+            )
 
 
 def _command_findings(ctx: AnalysisContext, cell: Cell, code: CellCode) -> list[Finding]:

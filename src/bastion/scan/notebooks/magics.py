@@ -1,14 +1,15 @@
 """IPython syntax in code cells: shell escapes, line and cell magics, help syntax.
 
 :func:`split_cell` turns a cell into plain Python for the AST rules, line for line (every magic
-line becomes ``pass`` or a blank at the same indentation, so line numbers and columns still point
-into the cell), and collects the shell command lines (``!cmd``, ``%pip``, ``%%bash``…) for
+line becomes ``pass`` or a blank at the same indentation, so line numbers still point into the
+cell; where a prefix such as ``%time`` is cut, ``column_shift`` says by how much), and collects
+the shell command lines (``!cmd``, ``%pip``, ``%%bash``…) for
 :mod:`bastion.scan.code.commands`. Magics that run other files or languages (``%run``,
 ``%%html``, ``%%sql``…) are neutralised, never followed.
 
 >>> cell = split_cell("!pip install torch\\nimport os\\n%time x = os.getcwd()")
->>> cell.python.splitlines()
-['pass', 'import os', '      x = os.getcwd()']
+>>> cell.python.splitlines(), cell.column_shift
+(['pass', 'import os', 'x = os.getcwd()'], {3: 6})
 >>> [(c.line, c.command) for c in cell.commands]
 [(1, 'pip install torch')]
 """
@@ -16,7 +17,7 @@ into the cell), and collects the shell command lines (``!cmd``, ``%pip``, ``%%ba
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: Cell magics whose body is shell.
 _SHELL_CELLS = frozenset({"bash", "sh", "system", "script"})
@@ -46,6 +47,8 @@ class CellCode:
     python: str | None
     commands: tuple[CommandLine, ...]
     note: str | None = None
+    #: Characters cut from the start of a line (``%time ``): add them back to columns.
+    column_shift: dict[int, int] = field(default_factory=dict)
 
 
 def split_cell(source: str) -> CellCode:
@@ -56,6 +59,7 @@ def split_cell(source: str) -> CellCode:
         return _cell_magic(first[2:], lines)
     commands: list[CommandLine] = []
     out: list[str] = []
+    shift: dict[int, int] = {}
     continuing: CommandLine | None = None
     for number, line in enumerate(lines, start=1):
         if continuing is not None:
@@ -67,6 +71,8 @@ def split_cell(source: str) -> CellCode:
                 continuing = None
             continue
         converted, command = _line(line, number)
+        if command is None and converted.strip() not in {"pass", line.strip()}:
+            shift[number] = len(line) - len(converted)  # a ``%time `` prefix was cut
         out.append(converted)
         if command is not None:
             if command.command.rstrip().endswith("\\"):
@@ -75,7 +81,7 @@ def split_cell(source: str) -> CellCode:
                 commands.append(command)
     if continuing is not None:
         commands.append(continuing)
-    return CellCode("\n".join(out), tuple(commands))
+    return CellCode("\n".join(out), tuple(commands), column_shift=shift)
 
 
 def _indent(line: str) -> str:
@@ -98,7 +104,7 @@ def _line(line: str, number: int) -> tuple[str, CommandLine | None]:
             command_text = rest if name in {"sx", "system", "sc"} else f"{name} {rest}"
             return indent + "pass", CommandLine(number, column, command_text.strip())
         if name in _PYTHON_LINE_MAGICS and rest.strip():
-            return indent + " " * (len(name) + 2) + rest, None
+            return indent + rest.lstrip(), None
         return indent + "pass", None
     if _HELP.match(stripped):
         return indent + "pass", None
@@ -112,7 +118,8 @@ def _cell_magic(header: str, lines: list[str]) -> CellCode:
         inner = split_cell("\n".join(body))
         python = "\n" + (inner.python or "")
         shifted = tuple(CommandLine(c.line + 1, c.column, c.command) for c in inner.commands)
-        return CellCode(python, shifted)
+        columns = {line + 1: cut for line, cut in inner.column_shift.items()}
+        return CellCode(python, shifted, column_shift=columns)
     if name in _SHELL_CELLS and (name != "script" or args.split()[:1] in (["bash"], ["sh"])):
         commands = [
             CommandLine(i, 1, text.strip())

@@ -12,7 +12,7 @@ from bastion.scan.code.suppress import directive_findings, parse_directives
 from bastion.scan.detect import text_format
 from bastion.scan.interface import AnalysisContext, Analyzer
 from bastion.scan.secrets.rules import SECRET_RULES
-from bastion.scan.secrets.scanner import TextKind, find_secrets
+from bastion.scan.secrets.scanner import LONG_LINE_KEEP, TextKind, find_secrets, long_lines
 
 
 def secret_findings(
@@ -40,10 +40,17 @@ def secret_findings(
 
 
 def report_text_problems(ctx: AnalysisContext, source: TextFile) -> None:
-    """Skips for what reading left out (truncation, undecodable bytes)."""
+    """Skips for what reading left out (truncation, undecodable bytes, enormous lines)."""
     problems = source.problems(ctx.limits.max_text_bytes)
+    for line, length in long_lines(source.text)[:3]:
+        problems.append(
+            f"line {line} is {length} characters long; only its first and last "
+            f"{LONG_LINE_KEEP} were searched for secrets"
+        )
     if problems:
-        reason = SkipReason.TOO_LARGE if source.truncated else SkipReason.MALFORMED
+        reason = SkipReason.MALFORMED if source.undecodable_at is not None else SkipReason.LIMIT
+        if source.truncated:
+            reason = SkipReason.TOO_LARGE
         ctx.skip(reason, "; ".join(problems), format=ctx.format)
 
 

@@ -199,9 +199,14 @@ PATTERNS: tuple[TokenPattern, ...] = (
         TokenPattern(R.TWILIO_KEY, "Twilio key", rx, ("AC", "SK"), validate=_twilio)
         for rx in _ds(TwilioKeyDetector)
     ),
-    *(
-        TokenPattern(R.JWT_TOKEN, "JSON Web Token", rx, ("eyJ",), validate=_jwt)
-        for rx in _ds(JwtTokenDetector)
+    TokenPattern(
+        R.JWT_TOKEN,
+        "JSON Web Token",
+        # detect-secrets' own expression ends lazily (it stops before the signature); this one
+        # takes the three parts, and detect-secrets' validator checks them.
+        re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}"),
+        ("eyJ",),
+        validate=_jwt,
     ),
     TokenPattern(
         R.ANTHROPIC_KEY,

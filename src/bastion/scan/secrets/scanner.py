@@ -13,6 +13,8 @@ False
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -96,6 +98,10 @@ _NOT_SECRET_NAMES = re.compile(
     re.IGNORECASE,
 )
 _MAX_WINDOW = 2048
+_NEWLINE = re.compile("\n")
+#: Lines longer than this are checked at their ends only (``LONG_LINE_KEEP`` characters each).
+MAX_LINE = 1 << 20
+LONG_LINE_KEEP = 1 << 16
 _TRACKING_URI_HINT = ("mlflow", "tracking_uri", "tracking-uri")
 
 
@@ -104,13 +110,16 @@ def find_secrets(
 ) -> list[SecretHit]:
     """Every secret in ``text``, in text order, overlapping matches reported once.
 
-    ``check`` is called between detectors (a deadline); it may raise to stop the scan.
+    ``check`` is called between detectors (a deadline); it may raise to stop the scan. Lines
+    longer than :data:`MAX_LINE` are checked at their two ends only (see :func:`long_lines`).
     """
+    text, segments = _compact(text) if len(text) > MAX_LINE else (text, [(0, 0)])
     lowered = text.lower()
+    present: dict[str, bool] = {}
     hits: list[SecretHit] = []
     for pattern in PATTERNS:
         haystack = lowered if pattern.anchors_lower else text
-        if not any(anchor in haystack for anchor in pattern.anchors):
+        if not any(_present(anchor, haystack, present) for anchor in pattern.anchors):
             continue
         hits.extend(_token_hits(pattern, text))
         if check is not None:
@@ -119,7 +128,71 @@ def find_secrets(
         hits.extend(_url_credentials(text, lowered))
     if kind is not TextKind.PROSE and any(k in lowered for k in _KEYWORDS):
         hits.extend(_assignments(text, lowered, kind))
-    return _dedupe(hits)
+    return _remap(_dedupe(hits), segments)
+
+
+def _present(anchor: str, haystack: str, memo: dict[str, bool]) -> bool:
+    """``anchor in haystack``, each distinct anchor searched once per text."""
+    found = memo.get(anchor)
+    if found is None:
+        found = memo[anchor] = anchor in haystack
+    return found
+
+
+def long_lines(text: str) -> list[tuple[int, int]]:
+    """(1-based line number, length) of every line longer than :data:`MAX_LINE` characters."""
+    return [(number, end - start) for number, start, end in _long_line_spans(text)]
+
+
+def _long_line_spans(text: str) -> list[tuple[int, int, int]]:
+    if len(text) <= MAX_LINE:
+        return []
+    found = []
+    start = 0
+    for number, match in enumerate(_NEWLINE.finditer(text), start=1):
+        if match.start() - start > MAX_LINE:
+            found.append((number, start, match.start()))
+        start = match.end()
+    if len(text) - start > MAX_LINE:
+        found.append((text.count("\n") + 1, start, len(text)))
+    return found
+
+
+def _compact(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """The text without the middle of enormous lines, and how to map offsets back.
+
+    Such lines are minified code or embedded data: a search through them costs seconds per
+    megabyte, and the analyzers report them as only partly checked. The kept pieces are joined
+    with a newline so no token can straddle a cut. Returns ``(text, [(new_start, old_start)])``.
+    """
+    spans = _long_line_spans(text)
+    if not spans:
+        return text, [(0, 0)]
+    parts: list[str] = []
+    segments: list[tuple[int, int]] = []
+    cursor = new = 0
+    for _, start, end in spans:
+        for lo, hi in ((cursor, start + LONG_LINE_KEEP), (end - LONG_LINE_KEEP, end)):
+            segments.append((new, lo))
+            parts.append(text[lo:hi])
+            parts.append("\n")
+            new += hi - lo + 1
+        cursor = end
+    segments.append((new, cursor))
+    parts.append(text[cursor:])
+    return "".join(parts), segments
+
+
+def _remap(hits: list[SecretHit], segments: list[tuple[int, int]]) -> list[SecretHit]:
+    if len(segments) == 1:
+        return hits
+    starts = [new for new, _ in segments]
+    moved = []
+    for hit in hits:
+        new, old = segments[bisect.bisect_right(starts, hit.start) - 1]
+        shift = old - new
+        moved.append(dataclasses.replace(hit, start=hit.start + shift, end=hit.end + shift))
+    return moved
 
 
 def _token_hits(pattern: TokenPattern, text: str) -> Iterator[SecretHit]:
