@@ -243,7 +243,7 @@ def test_custom_domain_python_op_and_known_domains(tmp_path: Path) -> None:
         ("BST-ONNX-002", "Hidden"),
         ("BST-ONNX-003", "PythonOp"),
     }
-    assert found[("BST-ONNX-002", "Decrypt")].severity is Severity.MEDIUM
+    assert found[("BST-ONNX-002", "Decrypt")].severity is Severity.HIGH  # unknown vendor
     assert "2 node(s)" in found[("BST-ONNX-002", "Decrypt")].message
     assert (
         "function my.functions::LocalFn / node inside" in found[("BST-ONNX-002", "Hidden")].message
@@ -325,3 +325,23 @@ def test_fuzzed_models_never_crash_the_analyzer(
     model_dir.mkdir()
     (model_dir / "m.onnx").write_bytes(bytes(data[: max(1, len(data) - cut % 64)]))
     _no_errors(scan(model_dir))
+
+
+def test_known_vendor_domains_are_medium(tmp_path: Path) -> None:
+    """onnxruntime-extensions and ATen fallbacks are identifiable libraries: review, not block."""
+    nodes = [
+        helper.make_node("StringRegexReplace", ["x"], ["t"], name="ext", domain="ai.onnx.contrib"),
+        helper.make_node("ATen", ["t"], ["y"], name="aten", domain="org.pytorch.aten"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    opsets = [
+        helper.make_opsetid(d, 1 if d else 17) for d in ("", "ai.onnx.contrib", "org.pytorch.aten")
+    ]
+    model = helper.make_model(graph, opset_imports=opsets)
+    found = [f for f in _onnx(scan(_save(tmp_path, model))) if f.rule_id == "BST-ONNX-002"]
+    assert {f.severity for f in found} == {Severity.MEDIUM} and len(found) == 2

@@ -33,6 +33,7 @@ from bastion.scan.formats.onnx_rules import (
     PYTHON_OP,
     PYTHON_OPS,
     STANDARD_DOMAINS,
+    VENDOR_DOMAINS,
 )
 from bastion.scan.formats.paths import path_concern
 from bastion.scan.formats.protowire import (
@@ -305,6 +306,7 @@ def _summaries(walk: _Walk) -> None:
             f"({uses.count} node(s)); running it needs a custom op library "
             "(native code) registered with the runtime.",
             f"custom op {domain}::{op_type}",
+            severity=Severity.MEDIUM if domain in VENDOR_DOMAINS else None,
             properties={"op": op_type, "domain": domain, "nodes": uses.count},
         )
     for domain, uses in sorted(walk.undeclared.items()):

@@ -57,10 +57,23 @@ EXTERNAL_DATA_ESCAPE = Rule(
     ),
 )
 
+#: Domains of known runtime extension libraries: still custom native code, but identifiable.
+VENDOR_DOMAINS = frozenset(
+    {
+        "ai.onnx.contrib",
+        "org.pytorch.aten",
+        "org.pytorch.custom_ops",
+        "com.microsoft.mlfeaturizers",
+        "org.openvinotoolkit",
+        "com.intel.ai",
+        "com.microsoft.dml",
+    }
+)
+
 CUSTOM_DOMAIN = Rule(
     "BST-ONNX-002",
     "ONNX operator from a non-standard domain",
-    Severity.MEDIUM,
+    Severity.HIGH,
     "models",
     doc="""
     A node uses an operator domain that is neither an ONNX standard domain (``""``,
@@ -68,8 +81,10 @@ CUSTOM_DOMAIN = Rule(
     built into ONNX Runtime (``com.microsoft`` contrib ops and its internal layout domains),
     and no function of the model defines it. Running it requires registering a custom op
     library (``SessionOptions.register_custom_ops_library``): native code shipped beside the
-    model, with the rights of the serving process. ``ai.onnx.contrib`` is onnxruntime-extensions,
-    a known library whose ops may also be Python functions.
+    model, with the rights of the serving process. A domain of a known vendor library
+    (``ai.onnx.contrib`` for onnxruntime-extensions, whose ops may also be Python functions,
+    ``org.pytorch.aten`` for ATen fallbacks, OpenVINO and Intel extensions) is medium; an unknown
+    domain is high, because nothing but the model's author can say what native code it expects.
     """,
     remediation="Identify and review the custom op library, or re-export with standard ops.",
     references=References(
