@@ -58,8 +58,10 @@ class BehaviourMonitor:
         else:
             self._baselines.move_to_end(obs.identity)
         found: list[Detection] = []
-        for row in base.roll(obs.time):
-            found.extend(self._closed(obs, base, row))
+        closed = base.roll(obs.time)
+        prior = len(base.history) - len(closed)
+        for row in closed:
+            found.extend(self._closed(obs, base, row, prior))
         found.extend(self._insider(obs, base))
         base.add(obs)
         found.extend(self._inline(obs, base))
@@ -174,28 +176,47 @@ class BehaviourMonitor:
                 )
         return found
 
-    def _closed(self, obs: Observation, base: Baseline, row: tuple[float, ...]) -> list[Detection]:
+    def _closed(
+        self, obs: Observation, base: Baseline, row: tuple[float, ...], prior: int
+    ) -> list[Detection]:
         s = self.settings
-        history = len(base.history)
-        if history < s.forest_min_buckets or row[0] == 0:
+        if prior < s.forest_min_buckets or row[0] == 0:
             return []
-        if base.forest is None or history - base.forest_fitted_at >= _FOREST_REFIT:
+        history = np.asarray(list(base.history)[:prior], dtype=np.float64)
+        if base.forest is None or prior - base.forest_fitted_at >= _FOREST_REFIT:
             from sklearn.ensemble import IsolationForest
 
-            data = np.asarray(list(base.history)[:-1], dtype=np.float64)
-            base.forest = IsolationForest(
-                n_estimators=32, max_samples=min(64, len(data)), random_state=0
-            ).fit(data)
-            base.forest_fitted_at = history
-        score = float(base.forest.decision_function(np.asarray([row]))[0])
-        if score < -0.1:
+            forest = IsolationForest(
+                n_estimators=64, max_samples=min(128, len(history)), random_state=0
+            ).fit(history)
+            trained = forest.decision_function(history)
+            base.forest = (forest, float(np.min(trained)), float(np.median(trained)))
+            base.forest_fitted_at = prior
+        forest, lowest, typical = base.forest
+        score = float(forest.decision_function(np.asarray([row]))[0])
+        # NOTE: an isolation forest cannot isolate a point beyond the range it was trained on
+        # (split thresholds are drawn inside each node's range), so it is paired with robust
+        # z-scores per feature: far out of range and below the typical score, or below every
+        # training score and half as far out, is an outlier.
+        median = np.median(history, axis=0)
+        scale = np.maximum(
+            np.median(np.abs(history - median), axis=0) * 1.4826,
+            np.maximum(np.abs(median) * 0.1, 0.05),
+        )
+        z = float(np.max(np.abs(np.asarray(row) - median) / scale))
+        threshold = s.z_threshold
+        if (z >= threshold and score < typical) or (score < lowest and z >= threshold / 2):
             return self._emit(
                 base,
                 obs,
                 "behaviour-outlier",
                 Severity.MEDIUM,
-                f"{obs.identity}: the last interval is an outlier of its own "
-                f"history (isolation score {score:.3f})",
-                {"score": round(score, 4), "interval": [round(v, 3) for v in row]},
+                f"{obs.identity}: the last interval is an outlier of its own history "
+                f"(isolation score {score:.3f}, max robust z {z:.1f})",
+                {
+                    "score": round(score, 4),
+                    "z": round(z, 2),
+                    "interval": [round(v, 3) for v in row],
+                },
             )
         return []
