@@ -32,6 +32,7 @@ BUILTIN_ANALYZERS: tuple[str, ...] = (
     "bastion.scan.formats.numpy:NumpyAnalyzer",
     "bastion.scan.formats.keras:KerasAnalyzer",
     "bastion.scan.formats.keras:KerasJsonAnalyzer",
+    "bastion.scan.formats.keras:KerasJsonProbe",
     "bastion.scan.formats.keras:KerasMetadataAnalyzer",
     "bastion.scan.formats.hdf5:Hdf5Analyzer",
     "bastion.scan.formats.tensorflow:SavedModelAnalyzer",

@@ -236,3 +236,24 @@ def test_deflated_weights_member_is_still_analyzed(tmp_path: Path) -> None:
     assert (finding.rule_id, finding.severity) == ("BST-KRS-008", Severity.HIGH)
     assert finding.location.member == "model.weights.h5"
     assert result.skipped == ()
+
+
+def test_reordered_and_padded_keras_json_is_still_checked(tmp_path: Path, marker_dir: Path) -> None:
+    """Keras accepts any key order: a file whose head hides the Keras keys is probed in full."""
+    config = _sequential(_lambda_layer(marker_payload_b64(marker_dir / "padded")))
+    padded = {"zz_padding": "x" * 8000, "config": config["config"], "class_name": "Sequential"}
+    target = tmp_path / "model.json"
+    target.write_text(json.dumps(padded))
+    result = scan_path(target)
+    (finding,) = result.findings
+    assert finding.rule_id == "BST-KRS-001"
+    assert finding.properties["layer"] == "sequential/lambda"
+
+
+def test_other_json_is_probed_quietly(tmp_path: Path) -> None:
+    target = tmp_path / "data.json"
+    target.write_text(json.dumps({"class_name": 3, "config": "x", "module": "os"}))
+    assert scan_path(target).findings == ()
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"class_name": "Sequential", "config": ')
+    assert scan_path(broken).findings == ()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 
-from bastion.core import Severity, SkipReason
+from bastion.core import ArtifactKind, Severity, SkipReason
 from bastion.errors import MalformedInputError
 from bastion.scan.blob import Blob, BytesBlob
 from bastion.scan.formats import protowire, zipread
@@ -201,6 +201,39 @@ class KerasJsonAnalyzer(Analyzer):
         check_config_blob(blob, ctx, container="json")
 
 
+class KerasJsonProbe(Analyzer):
+    """Any ``.json`` file: walked as a Keras config when its top level is a Keras object.
+
+    Detection names a JSON file ``keras-json`` from its first 4 KiB; Keras accepts keys in any
+    order and any amount of padding, so other ``.json`` files are parsed (within the config
+    bound) and checked when they turn out to be Keras objects. Nothing is reported about JSON
+    that is not Keras.
+    """
+
+    name = "keras-json-probe"
+    formats = ("json",)
+    rules = CONFIG_RULES
+    kind = ArtifactKind.CONFIG
+
+    def analyze(self, blob: Blob, ctx: AnalysisContext) -> None:
+        """Parse the file if it mentions Keras object keys; walk it if it is one."""
+        size = blob.size
+        limit = config_limit(ctx)
+        if size is not None and size > limit:
+            return
+        with blob.open() as stream:
+            data = stream.read(limit + 1)
+        if len(data) > limit or b'"class_name"' not in data or b'"config"' not in data:
+            return
+        try:
+            value = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return  # not JSON after all, or not parseable: not a Keras config either
+        if isinstance(value, dict) and isinstance(value.get("class_name"), str):
+            if "config" in value:
+                report_issues(ctx, check_config(value, ctx, container="json"))
+
+
 #: ``SavedMetadata.nodes`` and the ``SavedObject`` fields bastion reads.
 _NODES, _NODE_PATH, _IDENTIFIER, _METADATA = 1, 3, 4, 5
 
@@ -266,6 +299,7 @@ class KerasMetadataAnalyzer(Analyzer):
 __all__ = [
     "KerasAnalyzer",
     "KerasJsonAnalyzer",
+    "KerasJsonProbe",
     "KerasMetadataAnalyzer",
     "check_config",
     "config_limit",

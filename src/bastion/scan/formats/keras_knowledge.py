@@ -62,7 +62,9 @@ class Gadget:
     advisory: str = ""
 
 
-_KERAS_HEAD = re.compile(rb'^\s*\{\s*"(class_name|module|config|registered_name)"\s*:')
+_OBJECT_START = re.compile(rb"^\s*\{")
+_CLASS_NAME_KEY = re.compile(rb'"class_name"\s*:')
+_CONFIG_KEY = re.compile(rb'"config"\s*:')
 _KERAS_MARKERS = (b'"keras_version"', b'"layers"', b'"module"', b'"backend"')
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _SAFE_MODE = "switches Keras' safe_mode off, so a later Lambda layer's bytecode runs"
@@ -165,11 +167,14 @@ _TF_GADGET_NAMES = {
 def looks_like_keras_json(head: bytes) -> bool:
     """Whether a JSON head is a Keras object (``model.to_json()``, a bare ``config.json``).
 
-    The first key must be one Keras writes first, and the head must mention ``class_name``,
-    ``config`` and one Keras marker; Hugging Face or other ``config.json`` files do not.
+    The head must be a JSON object with ``class_name`` and ``config`` keys (in any order, as
+    Keras accepts them) and one Keras marker; Hugging Face or other ``config.json`` files have
+    neither key. ``.json`` files the head does not settle are probed in full by the analyzer.
     """
     body = head.removeprefix(b"\xef\xbb\xbf")
-    if not _KERAS_HEAD.match(body) or b'"class_name"' not in body or b'"config"' not in body:
+    if not _OBJECT_START.match(body):
+        return False
+    if not _CLASS_NAME_KEY.search(body) or not _CONFIG_KEY.search(body):
         return False
     return any(marker in body for marker in _KERAS_MARKERS)
 
