@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from bastion.core import Severity
+from bastion.core import Confidence, Severity
 from bastion.scan.formats.template_inspect import Check, inspect_template
 from tests.conftest import inert_command
 
@@ -73,9 +73,12 @@ def test_ordinary_attr_filter_is_medium() -> None:
     assert issue.check is Check.REFLECTION and issue.severity is Severity.MEDIUM
 
 
-def test_constant_mentions_are_lower_confidence() -> None:
+def test_constant_mentions_are_lower_severity_and_confidence(tmp_path: Path) -> None:
     (issue,) = inspect_template("{{ 'see __globals__ for details' }}")
-    assert issue.check is Check.INTERNALS and issue.severity is Severity.HIGH
+    assert issue.check is Check.INTERNALS and issue.severity is Severity.MEDIUM
+    result = scan_bytes(tmp_path, "chat_template.jinja", b"{{ 'define __init__ first' }}")
+    (finding,) = result.findings
+    assert finding.severity is Severity.MEDIUM and finding.confidence is Confidence.LOW
 
 
 def test_local_variables_named_like_globals_are_not_globals() -> None:

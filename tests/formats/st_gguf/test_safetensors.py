@@ -277,3 +277,23 @@ def test_dtype_table_covers_the_writers() -> None:
 
     written = set(getattr(st_torch, "_TYPES", {}))
     assert written <= set(DTYPE_BITS)
+
+
+def test_inside_a_compressed_archive(marker_dir: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    from safetensors.numpy import save
+
+    from bastion.scan.engine import scan
+
+    clean = save({"a": np.zeros((32, 32), np.float32)})
+    payload = pickle.dumps(_Payload(inert_command(marker_dir)), protocol=4)
+    path = tmp_path / "weights.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("clean.safetensors", clean)
+        archive.writestr("evil.safetensors", clean + payload)
+    result = scan(path)
+    assert {(f.rule_id, f.location.member) for f in result.findings} == {
+        ("BST-ST-012", "evil.safetensors"),
+        ("BST-PKL-001", "evil.safetensors!trailing-data"),
+    }

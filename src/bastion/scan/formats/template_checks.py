@@ -290,10 +290,10 @@ class Inspector:
             self._add(
                 Check.INTERNALS,
                 node,
-                f"string constant mentions {match.group(0)}",
+                f"string constant mentions {match.group(0)} (not used as a name here)",
                 f"mentions {match.group(0)}",
-                Severity.HIGH,
-                Confidence.MEDIUM,
+                Severity.MEDIUM,
+                Confidence.LOW,
             )
 
     def _built(self, node: nodes.Node) -> None:
