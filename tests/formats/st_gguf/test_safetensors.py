@@ -45,6 +45,8 @@ def test_numpy_writer_is_clean(tmp_path: Path) -> None:
     assert [a.format for a in result.artifacts] == ["safetensors"]
 
 
+@pytest.mark.slow
+@pytest.mark.torch
 def test_torch_writer_is_clean(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     from safetensors.torch import save_file
@@ -64,6 +66,17 @@ def test_torch_writer_is_clean(tmp_path: Path) -> None:
     from bastion.scan.engine import scan
 
     _clean(scan(path))
+
+
+def test_every_known_dtype_is_accepted(tmp_path: Path) -> None:
+    header: dict[str, object] = {}
+    offset = 0
+    for dtype, bits in sorted(DTYPE_BITS.items()):
+        size = 8 * bits // 8  # eight elements fill whole bytes for every width
+        header[f"t_{dtype}"] = tensor(dtype, [2, 4], offset, offset + size)
+        offset += size
+    result = scan_bytes(tmp_path, "all.safetensors", safetensors_bytes(header, bytes(offset)))
+    _clean(result)
 
 
 def test_header_only_is_read(tmp_path: Path) -> None:
