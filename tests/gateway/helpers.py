@@ -176,3 +176,41 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise TimeoutError(url)
+
+
+class Capture:
+    """A loopback HTTP server that records POST bodies (a webhook or SIEM endpoint)."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.bodies: list[bytes] = []
+        self.fail_first = fail_first
+        capture = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(length)
+                if capture.fail_first > 0:
+                    capture.fail_first -= 1
+                    self.send_response(503)
+                else:
+                    capture.bodies.append(body)
+                    self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        """Stop the server."""
+        self.server.shutdown()
+        self.server.server_close()
