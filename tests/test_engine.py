@@ -124,3 +124,22 @@ def test_bad_plugins_are_refused_clearly() -> None:
     registry.add_rules([Rule("BST-X-001", "a", Severity.LOW, "models")])
     with pytest.raises(RegistryError, match="defined twice"):
         registry.add_rules([Rule("BST-X-001", "b", Severity.LOW, "models")])
+
+
+def test_native_parser_crash_in_process_costs_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HDF5 files run in a child process even in single-process scans."""
+    (tmp_path / "model.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 64)
+    (tmp_path / "ok.pkl").write_bytes(pickle.dumps([1]))
+    real = engine.analyze_file
+
+    def crashing(candidate, settings, registry=None):  # type: ignore[no-untyped-def]
+        if candidate.rel == "model.h5":
+            os._exit(11)
+        return real(candidate, settings, registry)
+
+    monkeypatch.setattr(engine, "analyze_file", crashing)
+    result = scan(tmp_path, ScanOptions(workers=1))
+    assert [s.path for s in result.skipped if s.reason is SkipReason.ERROR] == ["model.h5"]
+    assert "ok.pkl" in {a.path for a in result.artifacts}

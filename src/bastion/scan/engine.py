@@ -247,13 +247,34 @@ def _run(
 ) -> list[FileOutcome]:
     workers = _workers(options, len(candidates))
     if workers == 1 or len(candidates) <= 1:
+        isolate = registry is default_registry()
         results = []
         for candidate in candidates:
-            results.append(analyze_file(candidate, options.settings, registry))
+            if isolate and _native(candidate):
+                # NOTE: h5py runs the HDF5 C library; a crafted file must cost one skipped file,
+                # not the whole scan, even when the scan runs in process.
+                results.append(_isolated(candidate, options.settings))
+            else:
+                results.append(analyze_file(candidate, options.settings, registry))
             if progress is not None:
                 progress.advance(1)
         return results
     return _run_pool(candidates, options.settings, workers, progress)
+
+
+_NATIVE_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".keras", ".he5", ".nc")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _native(candidate: Candidate) -> bool:
+    """Files parsed by a native library (HDF5), which run in a child process."""
+    if candidate.rel.lower().endswith(_NATIVE_EXTENSIONS):
+        return True
+    try:
+        with open(candidate.path, "rb") as handle:
+            return handle.read(8) == _HDF5_MAGIC
+    except OSError:
+        return False
 
 
 def _context() -> multiprocessing.context.BaseContext:
