@@ -68,6 +68,7 @@ class _State:
     complete: bool = False
 
     def freeze(self) -> GgufFile:
+        """The immutable summary of what was read."""
         return GgufFile(
             size=self.size,
             version=self.version,
