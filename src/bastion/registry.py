@@ -49,7 +49,7 @@ BUILTIN_ANALYZERS: tuple[str, ...] = (
 )
 
 #: Extra modules whose ``RULES`` tuple adds rules without an analyzer (engine-level rules).
-BUILTIN_RULE_MODULES: tuple[str, ...] = ("bastion.integrity.rules",)
+BUILTIN_RULE_MODULES: tuple[str, ...] = ("bastion.integrity.rules", "bastion.gateway.rules")
 
 ENTRY_POINT_GROUP = "bastion.analyzers"
 

@@ -7,6 +7,8 @@ the history store read gateway decisions like any other finding.
 
 from __future__ import annotations
 
+import inspect
+
 from bastion.core import Confidence, References, Severity
 from bastion.rules import Rule
 
@@ -54,7 +56,7 @@ def _rule(
         title,
         severity,
         "runtime",
-        doc=doc,
+        doc=inspect.cleandoc(doc),
         remediation=remediation,
         references=refs,
         confidence=confidence,
