@@ -170,6 +170,22 @@ def test_compressed_pickles(tmp_path: Path, marker_dir: Path, kind: str) -> None
     assert "os.system" in _blocking_globals(path)
 
 
+@pytest.mark.parametrize("kind", ["lz4", "zstd"])
+def test_lz4_and_zstd_compressed_pickles(tmp_path: Path, marker_dir: Path, kind: str) -> None:
+    """joblib writes lz4 frames; zstd wraps models on hubs: both are analyzed, not skipped."""
+    raw = _payload(marker_dir)
+    if kind == "lz4":
+        import lz4.frame
+
+        data, name = lz4.frame.compress(raw), "model.joblib"
+    else:
+        from backports import zstd
+
+        data, name = zstd.compress(raw), "model.pkl.zst"
+    (tmp_path / name).write_bytes(data)
+    assert "os.system" in _blocking_globals(tmp_path / name)
+
+
 def test_numpy_object_array_payload(tmp_path: Path, marker_dir: Path) -> None:
     header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
     header = header + " " * (63 - (10 + len(header)) % 64) + "\n"

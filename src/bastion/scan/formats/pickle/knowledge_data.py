@@ -223,7 +223,10 @@ ECOSYSTEM_NAMESPACES: frozenset[str] = _names(
     transformers tokenizers accelerate peft trl sentence_transformers diffusers timm ultralytics
     lightning pytorch_lightning lightning_fabric torchmetrics datasets einops omegaconf hydra
     fairseq deepspeed safetensors onnx bitsandbytes evaluate flair allennlp detectron2 mmcv
-    mmdet mmengine yolov5
+    mmdet mmengine yolov5 fastai fastcore fastprogress sentencepiece spacy thinc nltk gensim
+    prophet pmdarima sktime darts pytorch_forecasting gluonts autogluon flaml optuna shap lime
+    feature_engine yellowbrick skorch torch_geometric dgl pyod tsfresh kornia albumentations
+    open_clip clip segment_anything mmseg mmpretrain
     """
 )
 
