@@ -179,6 +179,14 @@ def test_explicit_bad_lockfile_is_an_error(project: Path) -> None:
         build_bom(project, BomOptions(lockfiles=(bad,)))
 
 
+def test_unhashable_files_become_warnings(project: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"x")
+    (project / "models" / "bert" / "link.bin").symlink_to(outside)
+    result = build_bom(project)
+    assert any("link.bin not hashed" in w for w in result.warnings)
+
+
 def test_single_model_file(tmp_path: Path) -> None:
     model = tmp_path / "m.safetensors"
     model.write_bytes(safetensors_bytes(10))

@@ -133,6 +133,8 @@ def test_verify_with_policy(model_dir: Path, cli_key: Path, tmp_path: Path) -> N
     (model_dir / "config.json").write_text("{}")
     code, output = _run("verify", model_dir, "--policy", policy)
     assert code == 1 and "deployment refused" in output and "BST-INT-009" in output
+    code, output = _run("verify", model_dir, "--policy", policy, "--key", f"{cli_key}.pub")
+    assert code == 2 and "[deploy]" in output
 
 
 def test_bom_command(model_dir: Path, tmp_path: Path) -> None:

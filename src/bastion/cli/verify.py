@@ -156,6 +156,8 @@ def verify_command(
         err_console() if (fmt is not OutputFormat.TABLE or output) else Console(soft_wrap=True)
     )
     if policy is not None:
+        if key or certificate_chain or identity:
+            raise UsageError("with --policy, trusted keys come from its [deploy] table, not --key")
         deploy = DeploymentPolicy.from_config(load_config(policy))
         if signature or attestation:
             deploy = DeploymentPolicy(

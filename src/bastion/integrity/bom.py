@@ -40,7 +40,7 @@ from bastion.integrity._bom_parts import (
     project_identity,
     read_attestation,
 )
-from bastion.integrity._discover import ModelUnit, find_models
+from bastion.integrity._discover import find_models
 from bastion.integrity.errors import IntegrityError
 from bastion.integrity.hashing import HashOptions, LocalManifest, hash_model
 from bastion.integrity.signing import SignOptions, default_attestation_path, signing_plan
@@ -82,9 +82,14 @@ def _require() -> None:
         raise MissingDependencyError("cyclonedx-python-lib", "sign", "bastion bom") from exc
 
 
-def _hash_unit(unit: ModelUnit, hashing: HashOptions) -> LocalManifest:
-    serialization, patterns = signing_plan(unit.path, SignOptions())
-    return hash_model(unit.path, serialization, ignore_patterns=patterns, options=hashing)
+def _hash_folder(path: Path, hashing: HashOptions, warnings: list[str]) -> LocalManifest:
+    """Hash as ``bastion sign`` would; what cannot be hashed becomes a warning, not a crash."""
+    serialization, patterns = signing_plan(path, SignOptions())
+    local = hash_model(path, serialization, ignore_patterns=patterns, options=hashing)
+    warnings.extend(
+        f"{path}: {problem.path} not hashed ({problem.detail})" for problem in local.problems
+    )
+    return local
 
 
 def _dependencies(project: Path, options: BomOptions, warnings: list[str]) -> list[Dependency]:
@@ -121,7 +126,8 @@ def build_bom(project: Path, options: BomOptions | None = None) -> BomResult:
         raise IntegrityError(str(project), "no such file or directory")
     warnings: list[str] = []
     models = [
-        ModelFacts(u, _hash_unit(u, options.hashing)) for u in find_models(project, options.exclude)
+        ModelFacts(unit, _hash_folder(unit.path, options.hashing, warnings))
+        for unit in find_models(project, options.exclude)
     ]
     extra = [read_attestation(p, options.trust) for p in options.attestations]
     warnings.extend(f"attestation not used: {item}" for item in extra if isinstance(item, str))
@@ -147,9 +153,7 @@ def build_bom(project: Path, options: BomOptions | None = None) -> BomResult:
     data_blocks: dict[str, list[dict[str, Any]]] = {}
     by_name_digest: dict[tuple[str, str], str] = {}
     for ds_name, ds_path in options.datasets:
-        local = _hash_unit(
-            ModelUnit(ds_name, ds_path, str(ds_path), ds_path.is_dir(), ()), options.hashing
-        )
+        local = _hash_folder(ds_path, options.hashing, warnings)
         digest = local.manifest.root_digest
         ref = f"data:{ds_name}"
         data_components[ref] = Component(
