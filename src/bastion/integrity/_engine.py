@@ -27,9 +27,11 @@ _O_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC",
 
 
 class _Hasher(Protocol):
-    def update(self, data: bytes | memoryview, /) -> object: ...
+    def update(self, data: bytes | memoryview, /) -> object:
+        """Feed bytes."""
 
-    def hexdigest(self) -> str: ...
+    def hexdigest(self) -> str:
+        """The digest as lower-case hex."""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bastion.integrity._bundle import sign_statement
-from bastion.integrity.errors import KeyFileError, ModelPathError
+from bastion.integrity.errors import IntegrityError, KeyFileError, ModelPathError
 from bastion.integrity.hashing import (
     DEFAULT_SHARD_SIZE,
     HashOptions,
@@ -169,16 +169,26 @@ class SigstoreSigner(Signer):
 
     def sign(self, statement: dict[str, Any]) -> str:
         """Sign through model_signing's Sigstore signer."""
+        from bastion.errors import BastionError
         from bastion.integrity import _oms
 
-        return _oms.sigstore_sign(
-            statement,
-            use_staging=self.use_staging,
-            identity_token=self.identity_token,
-            use_ambient_credentials=self.use_ambient_credentials,
-            oidc_issuer=self.oidc_issuer,
-            trust_config=self.trust_config,
-        )
+        try:
+            return _oms.sigstore_sign(
+                statement,
+                use_staging=self.use_staging,
+                identity_token=self.identity_token,
+                use_ambient_credentials=self.use_ambient_credentials,
+                oidc_issuer=self.oidc_issuer,
+                trust_config=self.trust_config,
+            )
+        except BastionError:
+            raise
+        except Exception as exc:
+            raise IntegrityError(
+                "sigstore",
+                "keyless signing failed; it needs network access to the OIDC provider, Fulcio "
+                f"and Rekor ({type(exc).__name__}: {exc})",
+            ) from exc
 
     @property
     def identity(self) -> str:
