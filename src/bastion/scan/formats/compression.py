@@ -113,7 +113,7 @@ def _opener(fmt: str, blob: Blob) -> Callable[[], Readable] | str:
             return "zstd streams need Python 3.14 or the backports.zstd package"
     if fmt == "lz4":
         try:
-            import lz4.frame  # type: ignore[import-not-found]
+            import lz4.frame
         except ImportError:
             return "lz4 streams need the lz4 package"
         return lambda: _wrap(lz4.frame.LZ4FrameFile, blob)
