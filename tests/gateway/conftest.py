@@ -33,15 +33,24 @@ def settings_factory(tmp_path: Path, signed_model: tuple[Path, Path]) -> Any:
     model, pub = signed_model
     profile = write_profile(tmp_path / "iris.profile.json")
 
-    def make(gateway: dict[str, Any] | None = None, *, model_extra: dict[str, Any] | None = None,
-             tables: dict[str, dict[str, Any]] | None = None,
-             arrays: dict[str, list[dict[str, Any]]] | None = None,
-             models: list[dict[str, Any]] | None = None) -> Any:
+    def make(
+        gateway: dict[str, Any] | None = None,
+        *,
+        model_extra: dict[str, Any] | None = None,
+        tables: dict[str, dict[str, Any]] | None = None,
+        arrays: dict[str, list[dict[str, Any]]] | None = None,
+        models: list[dict[str, Any]] | None = None,
+    ) -> Any:
         base = {"instance": "test", "store": f"sqlite:///{tmp_path / 'gw.db'}"}
         base.update(gateway or {})
         entry = model_entry(model, pub, profile=str(profile), **(model_extra or {}))
-        path = write_config(tmp_path / "gateway.toml", base,
-                            models if models is not None else [entry], tables, arrays)
+        path = write_config(
+            tmp_path / "gateway.toml",
+            base,
+            models if models is not None else [entry],
+            tables,
+            arrays,
+        )
         return load_settings(path)
 
     return make

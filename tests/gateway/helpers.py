@@ -76,13 +76,19 @@ def toml_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+        return (
+            "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+        )
     raise TypeError(type(value))
 
 
-def write_config(path: Path, gateway: dict[str, Any], models: list[dict[str, Any]],
-                 tables: dict[str, dict[str, Any]] | None = None,
-                 arrays: dict[str, list[dict[str, Any]]] | None = None) -> Path:
+def write_config(
+    path: Path,
+    gateway: dict[str, Any],
+    models: list[dict[str, Any]],
+    tables: dict[str, dict[str, Any]] | None = None,
+    arrays: dict[str, list[dict[str, Any]]] | None = None,
+) -> Path:
     """A gateway.toml with a [gateway] table, [[gateway.models]] and extra sub-tables."""
     lines = ["[gateway]"]
     lines += [f"{k} = {toml_value(v)}" for k, v in gateway.items()]
@@ -103,9 +109,16 @@ def write_config(path: Path, gateway: dict[str, Any], models: list[dict[str, Any
 def model_entry(model: Path, pub: Path | None, **extra: Any) -> dict[str, Any]:
     """A [[gateway.models]] entry for the test ONNX model."""
     entry: dict[str, Any] = {
-        "name": "iris", "backend": "onnx", "path": str(model),
-        "input": {"dtype": "float32", "shape": [-1, FEATURES], "min": -100.0, "max": 100.0,
-                  "max_batch": 64},
+        "name": "iris",
+        "backend": "onnx",
+        "path": str(model),
+        "input": {
+            "dtype": "float32",
+            "shape": [-1, FEATURES],
+            "min": -100.0,
+            "max": 100.0,
+            "max_batch": 64,
+        },
         "output": {"kind": "probabilities", "labels": list(LABELS)},
     }
     if pub is None:
@@ -125,8 +138,16 @@ def free_port() -> int:
 
 def infer_body(rows: list[list[float]]) -> dict[str, Any]:
     """An Open Inference Protocol v2 request."""
-    return {"inputs": [{"name": "input", "shape": [len(rows), FEATURES], "datatype": "FP32",
-                        "data": [v for row in rows for v in row]}]}
+    return {
+        "inputs": [
+            {
+                "name": "input",
+                "shape": [len(rows), FEATURES],
+                "datatype": "FP32",
+                "data": [v for row in rows for v in row],
+            }
+        ]
+    }
 
 
 class Harness:
@@ -137,8 +158,13 @@ class Harness:
         self.gateway = app.gateway
         self.client = client
 
-    def key(self, *roles: str, name: str = "test", models: tuple[str, ...] = ("*",),
-            expires_in: float | None = None) -> str:
+    def key(
+        self,
+        *roles: str,
+        name: str = "test",
+        models: tuple[str, ...] = ("*",),
+        expires_in: float | None = None,
+    ) -> str:
         """Create an API key directly in the store."""
         from bastion.gateway.apikeys import new_key
 

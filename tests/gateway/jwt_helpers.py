@@ -28,15 +28,33 @@ class Issuer:
 
     def settings(self) -> dict[str, Any]:
         """The [[gateway.auth.jwt]] entry."""
-        return {"issuer": ISSUER, "audience": AUDIENCE, "jwks_file": str(self.jwks),
-                "algorithms": ["RS256"], "roles_claim": "roles"}
+        return {
+            "issuer": ISSUER,
+            "audience": AUDIENCE,
+            "jwks_file": str(self.jwks),
+            "algorithms": ["RS256"],
+            "roles_claim": "roles",
+        }
 
-    def token(self, roles: list[str], *, sub: str = "alice", issuer: str = ISSUER,
-              expires_in: float = 300, audience: str = AUDIENCE) -> str:
+    def token(
+        self,
+        roles: list[str],
+        *,
+        sub: str = "alice",
+        issuer: str = ISSUER,
+        expires_in: float = 300,
+        audience: str = AUDIENCE,
+    ) -> str:
         """A signed token."""
         now = int(time.time())
-        claims = {"iss": issuer, "aud": audience, "sub": sub, "iat": now,
-                  "exp": now + int(expires_in), "roles": roles}
+        claims = {
+            "iss": issuer,
+            "aud": audience,
+            "sub": sub,
+            "iat": now,
+            "exp": now + int(expires_in),
+            "roles": roles,
+        }
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
 
 

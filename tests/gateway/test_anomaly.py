@@ -12,8 +12,15 @@ from bastion.gateway.settings import AnomalySettings
 T0 = 1_700_000_000.0 - (1_700_000_000.0 % 86400) + 9 * 3600  # 09:00 UTC
 
 
-def _history(monitor: BehaviourMonitor, minutes: int, per_minute: int, *, model: str = "m",
-             address: str = "10.0.0.1", status: int = 200) -> float:
+def _history(
+    monitor: BehaviourMonitor,
+    minutes: int,
+    per_minute: int,
+    *,
+    model: str = "m",
+    address: str = "10.0.0.1",
+    status: int = 200,
+) -> float:
     t = T0
     for minute in range(minutes):
         for i in range(per_minute):
@@ -81,8 +88,11 @@ def test_extraction_pattern() -> None:
     monitor = BehaviourMonitor(AnomalySettings(extraction_min_rows=200))
     found = []
     for i in range(10):
-        found += monitor.observe(Observation("key:a", T0 + i, 200, "10.0.0.1", model="m",
-                                             rows=32, score=12.0, ood_rows=20))
+        found += monitor.observe(
+            Observation(
+                "key:a", T0 + i, 200, "10.0.0.1", model="m", rows=32, score=12.0, ood_rows=20
+            )
+        )
     assert _kinds(found) == ["extraction"]
 
 
@@ -94,12 +104,12 @@ def test_isolation_forest_flags_an_odd_interval() -> None:
     for minute in range(80):
         for i in range(int(rng.integers(8, 12))):
             t = T0 + minute * 60 + i
-            monitor.observe(Observation("key:a", t, 200, "10.0.0.1", model="m", rows=1,
-                                        score=1.0))
+            monitor.observe(Observation("key:a", t, 200, "10.0.0.1", model="m", rows=1, score=1.0))
     odd = T0 + 80 * 60
     for i in range(40):
-        monitor.observe(Observation("key:a", odd + i, 422, f"10.1.0.{i % 30}", model="m",
-                                    rows=50, score=30.0))
+        monitor.observe(
+            Observation("key:a", odd + i, 422, f"10.1.0.{i % 30}", model="m", rows=50, score=30.0)
+        )
     found = monitor.observe(Observation("key:a", odd + 120, 200, "10.0.0.1", model="m"))
     assert "behaviour-outlier" in _kinds(found)
 
@@ -110,9 +120,17 @@ def test_steady_random_traffic_is_not_an_outlier() -> None:
     found = []
     for minute in range(150):
         for i in range(int(rng.integers(8, 13))):
-            found += monitor.observe(Observation("key:a", T0 + minute * 60 + i, 200,
-                                                 "10.0.0.1", model="m", rows=1,
-                                                 score=float(rng.uniform(0.5, 2))))
+            found += monitor.observe(
+                Observation(
+                    "key:a",
+                    T0 + minute * 60 + i,
+                    200,
+                    "10.0.0.1",
+                    model="m",
+                    rows=1,
+                    score=float(rng.uniform(0.5, 2)),
+                )
+            )
     assert "behaviour-outlier" not in _kinds(found)
 
 

@@ -55,8 +55,14 @@ def _fill(store: GatewayStore, signer: CheckpointSigner | None = None, n: int = 
     writer.start()
     try:
         for i in range(n):
-            writer.append_sync({"kind": "request", "action": "inference.request",
-                                "request_id": f"r{i}", "status": 200})
+            writer.append_sync(
+                {
+                    "kind": "request",
+                    "action": "inference.request",
+                    "request_id": f"r{i}",
+                    "status": 200,
+                }
+            )
     finally:
         writer.stop()
 
@@ -75,8 +81,11 @@ def test_edited_record_is_detected(store: GatewayStore) -> None:
     _fill(store)
     with store.store.connect() as conn:
         body = conn.execute(select(audit_log.c.body).where(audit_log.c.seq == 5)).scalar_one()
-        conn.execute(update(audit_log).where(audit_log.c.seq == 5)
-                     .values(body=body.replace('"status":200', '"status":403')))
+        conn.execute(
+            update(audit_log)
+            .where(audit_log.c.seq == 5)
+            .values(body=body.replace('"status":200', '"status":403'))
+        )
     report = verify_log(store, "gw")
     assert not report.ok
     assert [(p.seq, p.kind) for p in report.problems] == [(5, "edited")]
@@ -90,8 +99,11 @@ def test_edited_record_with_recomputed_hash_breaks_the_next_link(store: GatewayS
     with store.store.connect() as conn:
         row = conn.execute(select(audit_log).where(audit_log.c.seq == 5)).one()
         body = row.body.replace('"status":200', '"status":403')
-        conn.execute(update(audit_log).where(audit_log.c.seq == 5)
-                     .values(body=body, hash=link(row.prev_hash, body)))
+        conn.execute(
+            update(audit_log)
+            .where(audit_log.c.seq == 5)
+            .values(body=body, hash=link(row.prev_hash, body))
+        )
     assert "broken-link" in _kinds(store)
 
 
@@ -127,12 +139,19 @@ def test_checkpoints_need_the_trusted_key(store: GatewayStore) -> None:
 def test_cli_verify_exit_codes(tmp_path: Path) -> None:
     key = ed25519.Ed25519PrivateKey.generate()
     pem = tmp_path / "audit.pem"
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                      serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
-    config = write_config(tmp_path / "gateway.toml",
-                          {"instance": "gw", "store": f"sqlite:///{tmp_path / 'a.db'}"}, [],
-                          tables={"audit": {"checkpoint_key": str(pem)}})
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    config = write_config(
+        tmp_path / "gateway.toml",
+        {"instance": "gw", "store": f"sqlite:///{tmp_path / 'a.db'}"},
+        [],
+        tables={"audit": {"checkpoint_key": str(pem)}},
+    )
     store = GatewayStore(open_store(f"sqlite:///{tmp_path / 'a.db'}"))
     store.create()
     _fill(store, CheckpointSigner(key))
@@ -140,8 +159,9 @@ def test_cli_verify_exit_codes(tmp_path: Path) -> None:
     ok = runner.invoke(cli, ["audit", "verify", "--config", str(config)])
     assert ok.exit_code == 0, ok.output
     assert "gw: OK" in ok.output
-    tail = runner.invoke(cli, ["audit", "tail", "--config", str(config), "--format", "cef",
-                               "-n", "3"])
+    tail = runner.invoke(
+        cli, ["audit", "tail", "--config", str(config), "--format", "cef", "-n", "3"]
+    )
     assert tail.exit_code == 0 and tail.output.count("CEF:0|bastion|gateway|") == 3
     with store.store.connect() as conn:
         conn.execute(delete(audit_log).where(audit_log.c.seq == 2))

@@ -41,8 +41,11 @@ def settings(settings_factory: Any, tmp_path: Path) -> Any:
     issuer = Issuer(tmp_path)
     settings = settings_factory(
         tables={
-            "limits": {"per_identity": ["100000/minute"], "per_address": ["100000/minute"],
-                       "auth_failures_per_address": ["100000/minute"]},
+            "limits": {
+                "per_identity": ["100000/minute"],
+                "per_address": ["100000/minute"],
+                "auth_failures_per_address": ["100000/minute"],
+            },
             "roles.viewer": {"permissions": ["models:read"]},
         },
         arrays={"auth.jwt": [issuer.settings()]},
@@ -52,8 +55,7 @@ def settings(settings_factory: Any, tmp_path: Path) -> Any:
 
 
 async def _call(h: Any, spec: RouteSpec, headers: dict[str, str]) -> int:
-    response = await h.client.request(spec.method, _path(spec), headers=headers,
-                                      json=_body(spec))
+    response = await h.client.request(spec.method, _path(spec), headers=headers, json=_body(spec))
     return int(response.status_code)
 
 
@@ -62,8 +64,9 @@ async def test_matrix(settings: Any) -> None:
     async with harness(settings) as h:
         revoked = h.key("admin", "auditor", "predictor")
         expired = h.key("admin", "auditor", "predictor", expires_in=0.5)
-        await h.client.delete(f"/admin/keys/{revoked.split('_')[1]}",
-                              headers=h.auth(h.key("admin")))
+        await h.client.delete(
+            f"/admin/keys/{revoked.split('_')[1]}", headers=h.auth(h.key("admin"))
+        )
         time.sleep(0.6)
         good_jwt = issuer.token(["admin", "auditor", "predictor", "deployer"])
         invalid: dict[str, dict[str, str]] = {
@@ -96,25 +99,36 @@ async def test_matrix(settings: Any) -> None:
                     status = await _call(h, spec, h.auth(token))
                     allowed = spec.permission is None or spec.permission in perms
                     if allowed and status in (401, 403):
-                        failures.append(f"{spec.method} {spec.template} [{role}/{kind}] "
-                                        f"refused {status}")
+                        failures.append(
+                            f"{spec.method} {spec.template} [{role}/{kind}] refused {status}"
+                        )
                     if not allowed and status != 403:
-                        failures.append(f"{spec.method} {spec.template} [{role}/{kind}] "
-                                        f"reached ({status})")
+                        failures.append(
+                            f"{spec.method} {spec.template} [{role}/{kind}] reached ({status})"
+                        )
         assert not failures, "\n".join(failures)
         records = [r.data() for r in h.gateway.store.audit_rows("test", limit=100000)]
         denied = [r for r in records if r.get("kind") == "request" and r.get("status") == 401]
         assert denied and all(r["rule_id"].startswith("BST-GW-00") for r in denied)
         assert {r.get("auth_failure") for r in denied} >= {
-            "missing-credential", "expired", "revoked", "unknown-key", "bad-secret",
-            "unknown-issuer", "bad-signature", "disallowed-algorithm", "invalid-claims"}
+            "missing-credential",
+            "expired",
+            "revoked",
+            "unknown-key",
+            "bad-secret",
+            "unknown-issuer",
+            "bad-signature",
+            "disallowed-algorithm",
+            "invalid-claims",
+        }
 
 
 async def test_model_scope_limits_keys(settings: Any) -> None:
     async with harness(settings) as h:
         token = h.key("predictor", models=("fraud-*",))
-        r = await h.client.post("/v2/models/iris/infer", json=infer_body([[5, 5, 5, 5]]),
-                                headers=h.auth(token))
+        r = await h.client.post(
+            "/v2/models/iris/infer", json=infer_body([[5, 5, 5, 5]]), headers=h.auth(token)
+        )
         assert r.status_code == 403
         listed = await h.client.get("/v2/models", headers=h.auth(token))
         assert listed.status_code == 200 and listed.json()["models"] == []

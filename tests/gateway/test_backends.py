@@ -20,9 +20,13 @@ UNSIGNED = {"require_signature": False, "require_scan_attestation": False}
 
 
 def _entry(**extra: Any) -> dict[str, Any]:
-    return {"name": "iris", "input": {"dtype": "float32", "shape": [-1, 4], "max_batch": 8},
-            "output": {"kind": "probabilities", "labels": list(LABELS)}, "verify": UNSIGNED,
-            **extra}
+    return {
+        "name": "iris",
+        "input": {"dtype": "float32", "shape": [-1, 4], "max_batch": 8},
+        "output": {"kind": "probabilities", "labels": list(LABELS)},
+        "verify": UNSIGNED,
+        **extra,
+    }
 
 
 @pytest.mark.slow
@@ -36,17 +40,20 @@ async def test_skops_model(settings_factory: Any, tmp_path: Path) -> None:
     x += y[:, None] * 2
     path = tmp_path / "model.skops"
     sio.dump(LogisticRegression(max_iter=500).fit(x, y), path)
-    settings = settings_factory(models=[_entry(backend="sklearn", path=str(path))],
-                                tables={"hardening.predictor": {"top_k": 1, "decimals": 1}})
+    settings = settings_factory(
+        models=[_entry(backend="sklearn", path=str(path))],
+        tables={"hardening.predictor": {"top_k": 1, "decimals": 1}},
+    )
     async with harness(settings) as h:
-        r = await h.client.post("/v2/models/iris/infer",
-                                json=infer_body([[4, 4, 4, 4], [0, 0, 0, 0]]),
-                                headers=h.auth(h.key("predictor")))
+        r = await h.client.post(
+            "/v2/models/iris/infer",
+            json=infer_body([[4, 4, 4, 4], [0, 0, 0, 0]]),
+            headers=h.auth(h.key("predictor")),
+        )
         assert r.status_code == 200, r.text
         predictions = r.json()["predictions"]
         assert [p[0]["label"] for p in predictions] == ["virginica", "setosa"]
-        assert all(len(p) == 1 and p[0]["score"] == round(p[0]["score"], 1)
-                   for p in predictions)
+        assert all(len(p) == 1 and p[0]["score"] == round(p[0]["score"], 1) for p in predictions)
 
 
 @pytest.mark.slow
@@ -74,11 +81,15 @@ async def test_torch_state_dict(settings_factory: Any, tmp_path: Path) -> None:
     torch.save(build().state_dict(), path)
     settings = settings_factory(
         models=[_entry(backend="torch", path=str(path), architecture="tests.gateway.arch:build")],
-        tables={"hardening.predictor": {"labels_only": True, "top_k": 2}})
+        tables={"hardening.predictor": {"labels_only": True, "top_k": 2}},
+    )
     async with harness(settings) as h:
         assert h.gateway.models["iris"].ready, h.gateway.models["iris"].reasons
-        r = await h.client.post("/v2/models/iris/infer", json=infer_body([[1, 2, 3, 4]]),
-                                headers=h.auth(h.key("predictor")))
+        r = await h.client.post(
+            "/v2/models/iris/infer",
+            json=infer_body([[1, 2, 3, 4]]),
+            headers=h.auth(h.key("predictor")),
+        )
         assert r.status_code == 200
         labels = r.json()["predictions"][0]
         assert len(labels) == 2 and set(labels) <= set(LABELS)
@@ -93,9 +104,19 @@ def upstream() -> Iterator[tuple[str, list[Any]]]:
             body = json.loads(self.rfile.read(int(self.headers["content-length"])))
             seen.append(body)
             rows = body["inputs"][0]["shape"][0]
-            out = json.dumps({"model_name": "iris", "outputs": [{
-                "name": "probabilities", "shape": [rows, 3], "datatype": "FP32",
-                "data": [0.1234567, 0.7654321, 0.1111112] * rows}]}).encode()
+            out = json.dumps(
+                {
+                    "model_name": "iris",
+                    "outputs": [
+                        {
+                            "name": "probabilities",
+                            "shape": [rows, 3],
+                            "datatype": "FP32",
+                            "data": [0.1234567, 0.7654321, 0.1111112] * rows,
+                        }
+                    ],
+                }
+            ).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(out)))
@@ -113,20 +134,27 @@ def upstream() -> Iterator[tuple[str, list[Any]]]:
     server.server_close()
 
 
-async def test_upstream_proxy_validates_and_hardens(settings_factory: Any,
-                                                    upstream: tuple[str, list[Any]]) -> None:
+async def test_upstream_proxy_validates_and_hardens(
+    settings_factory: Any, upstream: tuple[str, list[Any]]
+) -> None:
     url, seen = upstream
-    settings = settings_factory(models=[_entry(backend="upstream", upstream_url=url)],
-                                tables={"hardening.predictor": {"top_k": 2, "decimals": 2}})
+    settings = settings_factory(
+        models=[_entry(backend="upstream", upstream_url=url)],
+        tables={"hardening.predictor": {"top_k": 2, "decimals": 2}},
+    )
     async with harness(settings) as h:
         token = h.key("predictor")
-        r = await h.client.post("/v2/models/iris/infer", json=infer_body([[1, 2, 3, 4]]),
-                                headers=h.auth(token))
+        r = await h.client.post(
+            "/v2/models/iris/infer", json=infer_body([[1, 2, 3, 4]]), headers=h.auth(token)
+        )
         assert r.status_code == 200, r.text
-        assert r.json()["predictions"][0] == [{"label": "versicolor", "score": 0.77},
-                                              {"label": "setosa", "score": 0.12}]
-        bad = await h.client.post("/v2/models/iris/infer", json={"instances": [[1, 2, 3]]},
-                                  headers=h.auth(token))
+        assert r.json()["predictions"][0] == [
+            {"label": "versicolor", "score": 0.77},
+            {"label": "setosa", "score": 0.12},
+        ]
+        bad = await h.client.post(
+            "/v2/models/iris/infer", json={"instances": [[1, 2, 3]]}, headers=h.auth(token)
+        )
         assert bad.status_code == 422 and len(seen) == 1
 
 
@@ -134,10 +162,14 @@ async def test_upstream_down_is_502(settings_factory: Any) -> None:
     from tests.gateway.helpers import free_port
 
     url = f"http://127.0.0.1:{free_port()}/infer"
-    settings = settings_factory(models=[_entry(backend="upstream", upstream_url=url,
-                                               timeout_seconds=2.0)])
+    settings = settings_factory(
+        models=[_entry(backend="upstream", upstream_url=url, timeout_seconds=2.0)]
+    )
     async with harness(settings) as h:
-        r = await h.client.post("/v2/models/iris/infer", json=infer_body([[1, 2, 3, 4]]),
-                                headers=h.auth(h.key("predictor")))
+        r = await h.client.post(
+            "/v2/models/iris/infer",
+            json=infer_body([[1, 2, 3, 4]]),
+            headers=h.auth(h.key("predictor")),
+        )
         assert r.status_code == 502
         assert (await h.client.get("/healthz")).status_code == 200

@@ -19,15 +19,15 @@ from tests.gateway.server import GatewayProcess
 
 
 @pytest.mark.slow
-def test_sigkill_loses_no_answered_request(tmp_path: Path,
-                                           signed_model: tuple[Path, Path]) -> None:
+def test_sigkill_loses_no_answered_request(tmp_path: Path, signed_model: tuple[Path, Path]) -> None:
     model, pub = signed_model
     db = tmp_path / "gw.db"
-    config = write_config(tmp_path / "gateway.toml",
-                          {"instance": "durable", "store": f"sqlite:///{db}"},
-                          [model_entry(model, pub)],
-                          tables={"limits": {"per_identity": ["1000000/minute"],
-                                             "per_address": ["1000000/minute"]}})
+    config = write_config(
+        tmp_path / "gateway.toml",
+        {"instance": "durable", "store": f"sqlite:///{db}"},
+        [model_entry(model, pub)],
+        tables={"limits": {"per_identity": ["1000000/minute"], "per_address": ["1000000/minute"]}},
+    )
     store = GatewayStore(open_store(f"sqlite:///{db}"))
     store.create()
     created = new_key("svc", ("predictor",))
@@ -43,12 +43,15 @@ def test_sigkill_loses_no_answered_request(tmp_path: Path,
                 while time.monotonic() < stop_at:
                     try:
                         if n % 4 == 0:
-                            r = await client.get(gw.url + "/v2/models",
-                                                 headers={"authorization": "Bearer bst_x"})
+                            r = await client.get(
+                                gw.url + "/v2/models", headers={"authorization": "Bearer bst_x"}
+                            )
                         else:
-                            r = await client.post(gw.url + "/v2/models/iris/infer",
-                                                  headers=headers,
-                                                  json=infer_body([[5, 5, 5, 5]]))
+                            r = await client.post(
+                                gw.url + "/v2/models/iris/infer",
+                                headers=headers,
+                                json=infer_body([[5, 5, 5, 5]]),
+                            )
                     except httpx.HTTPError:
                         return
                     answered.append(r.headers["x-request-id"])
@@ -73,7 +76,11 @@ def test_sigkill_loses_no_answered_request(tmp_path: Path,
     assert report.ok, report.problems
     # The gateway restarts on the same chain and keeps it valid.
     with GatewayProcess(config) as again:
-        r = httpx.post(again.url + "/v2/models/iris/infer", headers=headers,
-                       json=infer_body([[5, 5, 5, 5]]), timeout=10)
+        r = httpx.post(
+            again.url + "/v2/models/iris/infer",
+            headers=headers,
+            json=infer_body([[5, 5, 5, 5]]),
+            timeout=10,
+        )
         assert r.status_code == 200
     assert verify_log(store, "durable").ok

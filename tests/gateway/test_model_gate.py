@@ -29,8 +29,9 @@ async def _refused(settings: Any) -> tuple[Any, dict[str, Any], list[dict[str, A
     async with harness(settings) as h:
         ready = await h.client.get("/readyz")
         token = h.key("predictor")
-        infer = await h.client.post("/v2/models/iris/infer", json=infer_body([[1, 1, 1, 1]]),
-                                    headers=h.auth(token))
+        infer = await h.client.post(
+            "/v2/models/iris/infer", json=infer_body([[1, 1, 1, 1]]), headers=h.auth(token)
+        )
         assert infer.status_code == 503
         admin = await h.client.get("/admin/models", headers=h.auth(h.key("deployer")))
         assert admin.status_code == 200 and admin.json()["models"][0]["reasons"]
@@ -38,8 +39,9 @@ async def _refused(settings: Any) -> tuple[Any, dict[str, Any], list[dict[str, A
     return ready, ready.json(), records
 
 
-async def test_tampered_model_is_refused(settings_factory: Any, tmp_path: Path,
-                                         signed_model: tuple[Path, Path]) -> None:
+async def test_tampered_model_is_refused(
+    settings_factory: Any, tmp_path: Path, signed_model: tuple[Path, Path]
+) -> None:
     copy = _copy_signed(signed_model, tmp_path / "tampered")
     data = bytearray(copy.read_bytes())
     data[-5] ^= 0xFF
@@ -55,22 +57,26 @@ async def test_tampered_model_is_refused(settings_factory: Any, tmp_path: Path,
     assert detection["rule_id"] == "BST-GW-017"
 
 
-async def test_unsigned_model_is_refused(settings_factory: Any, tmp_path: Path,
-                                         signed_model: tuple[Path, Path]) -> None:
+async def test_unsigned_model_is_refused(
+    settings_factory: Any, tmp_path: Path, signed_model: tuple[Path, Path]
+) -> None:
     model = build_onnx(tmp_path / "unsigned.onnx")
     ready, body, _records = await _refused(
-        settings_factory(models=[model_entry(model, signed_model[1])]))
+        settings_factory(models=[model_entry(model, signed_model[1])])
+    )
     assert ready.status_code == 503
     assert any("signature" in r.lower() or "sig" in r for r in body["models"]["iris"]["reasons"])
 
 
-async def test_untrusted_signer_is_refused(settings_factory: Any, tmp_path: Path,
-                                           signed_model: tuple[Path, Path]) -> None:
+async def test_untrusted_signer_is_refused(
+    settings_factory: Any, tmp_path: Path, signed_model: tuple[Path, Path]
+) -> None:
     from bastion.integrity.keys import generate_key_pair
 
     other = generate_key_pair(tmp_path / "other.pem")
     ready, _body, _records = await _refused(
-        settings_factory(models=[model_entry(signed_model[0], other.public)]))
+        settings_factory(models=[model_entry(signed_model[0], other.public)])
+    )
     assert ready.status_code == 503
 
 
@@ -84,14 +90,19 @@ class _Payload:
         return (os.system, (self.command,))
 
 
-async def test_malicious_weights_fail_the_scan(settings_factory: Any, tmp_path: Path,
-                                               marker_dir: Path) -> None:
+async def test_malicious_weights_fail_the_scan(
+    settings_factory: Any, tmp_path: Path, marker_dir: Path
+) -> None:
     weights = tmp_path / "weights.pt"
     weights.write_bytes(pickle.dumps({"w": _Payload(inert_command(marker_dir))}))
-    entry = {"name": "iris", "backend": "torch", "path": str(weights),
-             "architecture": "tests.gateway.arch:build",
-             "input": {"dtype": "float32", "shape": [-1, 4]},
-             "verify": {"require_signature": False, "require_scan_attestation": False}}
-    ready, body, _records = await _refused(settings_factory(models=[entry]))
+    entry = {
+        "name": "iris",
+        "backend": "torch",
+        "path": str(weights),
+        "architecture": "tests.gateway.arch:build",
+        "input": {"dtype": "float32", "shape": [-1, 4]},
+        "verify": {"require_signature": False, "require_scan_attestation": False},
+    }
+    _ready, body, _records = await _refused(settings_factory(models=[entry]))
     reasons = body["models"]["iris"]["reasons"]
     assert any(r.startswith("scan: BST-PKL-") for r in reasons), reasons

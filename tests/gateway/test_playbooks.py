@@ -26,19 +26,28 @@ async def test_probing_suspends_then_admin_reverts(settings_factory: Any) -> Non
     try:
         settings = settings_factory(
             tables={"anomaly": {"probe_min_pairs": 5, "probe_epsilon": 0.05}},
-            arrays={"playbooks": [{
-                "name": "stop-probing", "detection": "probing", "min_severity": "high",
-                "actions": [{"type": "suspend_key", "minutes": 30},
-                            {"type": "webhook", "url": hook.url}],
-            }]},
+            arrays={
+                "playbooks": [
+                    {
+                        "name": "stop-probing",
+                        "detection": "probing",
+                        "min_severity": "high",
+                        "actions": [
+                            {"type": "suspend_key", "minutes": 30},
+                            {"type": "webhook", "url": hook.url},
+                        ],
+                    }
+                ]
+            },
         )
         async with harness(settings) as h:
             prober = h.key("predictor", name="prober")
             admin = h.key("admin")
             codes = []
             for row in _probe_rows(8):
-                r = await h.client.post("/v2/models/iris/infer", json=infer_body([row]),
-                                        headers=h.auth(prober))
+                r = await h.client.post(
+                    "/v2/models/iris/infer", json=infer_body([row]), headers=h.auth(prober)
+                )
                 codes.append(r.status_code)
                 await h.gateway.responder.drain()
             assert codes[:6] == [200] * 6 and codes[-1] == 403
@@ -48,19 +57,21 @@ async def test_probing_suspends_then_admin_reverts(settings_factory: Any) -> Non
             suspend = actions["actions"][0]
             assert suspend["target"].startswith("key:")
             assert json.loads(hook.bodies[0])["rule_id"] == "BST-GW-010"
-            r = await h.client.post(f"/admin/actions/{suspend['action_id']}/revert",
-                                    headers=h.auth(admin), json={})
+            r = await h.client.post(
+                f"/admin/actions/{suspend['action_id']}/revert", headers=h.auth(admin), json={}
+            )
             assert r.status_code == 200 and r.json()["reverted_by"].startswith("key:")
-            r = await h.client.post("/v2/models/iris/infer", json=infer_body([[1, 2, 3, 4]]),
-                                    headers=h.auth(prober))
+            r = await h.client.post(
+                "/v2/models/iris/infer", json=infer_body([[1, 2, 3, 4]]), headers=h.auth(prober)
+            )
             assert r.status_code == 200
-            again = await h.client.post(f"/admin/actions/{suspend['action_id']}/revert",
-                                        headers=h.auth(admin), json={})
+            again = await h.client.post(
+                f"/admin/actions/{suspend['action_id']}/revert", headers=h.auth(admin), json={}
+            )
             assert again.status_code == 409
         records = [r.data() for r in h.gateway.store.audit_rows("test", limit=10000)]
         actions_audited = [r["action"] for r in records if r["kind"] == "action"]
-        assert actions_audited == ["response.suspend_key", "response.webhook",
-                                   "response.revert"]
+        assert actions_audited == ["response.suspend_key", "response.webhook", "response.revert"]
         detections = [r for r in records if r["kind"] == "detection"]
         assert detections[0]["detection"]["type"] == "probing"
         assert detections[0]["atlas"][0] == "AML.T0043.001"
@@ -71,20 +82,31 @@ async def test_probing_suspends_then_admin_reverts(settings_factory: Any) -> Non
 async def test_quarantine_and_release(settings_factory: Any) -> None:
     settings = settings_factory(
         tables={"anomaly": {"probe_min_pairs": 5, "probe_epsilon": 0.05}},
-        arrays={"playbooks": [{"name": "isolate", "detection": "probing",
-                               "actions": [{"type": "quarantine_model"},
-                                           {"type": "throttle", "limit": "1/minute"}]}]},
+        arrays={
+            "playbooks": [
+                {
+                    "name": "isolate",
+                    "detection": "probing",
+                    "actions": [
+                        {"type": "quarantine_model"},
+                        {"type": "throttle", "limit": "1/minute"},
+                    ],
+                }
+            ]
+        },
     )
     async with harness(settings) as h:
         prober = h.key("predictor")
         bystander = h.key("predictor")
         admin = h.key("admin")
         for row in _probe_rows(7):
-            await h.client.post("/v2/models/iris/infer", json=infer_body([row]),
-                                headers=h.auth(prober))
+            await h.client.post(
+                "/v2/models/iris/infer", json=infer_body([row]), headers=h.auth(prober)
+            )
             await h.gateway.responder.drain()
-        r = await h.client.post("/v2/models/iris/infer", json=infer_body([[1, 2, 3, 4]]),
-                                headers=h.auth(bystander))
+        r = await h.client.post(
+            "/v2/models/iris/infer", json=infer_body([[1, 2, 3, 4]]), headers=h.auth(bystander)
+        )
         assert r.status_code == 503 and r.json()["title"] == "Model quarantined"
         ready = await h.client.get("/readyz")
         assert ready.status_code == 503
@@ -95,10 +117,14 @@ async def test_quarantine_and_release(settings_factory: Any) -> None:
         assert throttled.status_code == 429
         assert "throttled identity" in throttled.json()["detail"]
         assert (await h.client.get("/v2/models", headers=h.auth(bystander))).status_code == 200
-        await h.client.post(f"/admin/actions/{by_type['quarantine_model']['action_id']}"
-                            "/revert", headers=h.auth(admin), json={})
-        r = await h.client.post("/v2/models/iris/infer", json=infer_body([[1, 2, 3, 4]]),
-                                headers=h.auth(bystander))
+        await h.client.post(
+            f"/admin/actions/{by_type['quarantine_model']['action_id']}/revert",
+            headers=h.auth(admin),
+            json={},
+        )
+        r = await h.client.post(
+            "/v2/models/iris/infer", json=infer_body([[1, 2, 3, 4]]), headers=h.auth(bystander)
+        )
         assert r.status_code == 200
         assert (await h.client.get("/readyz")).status_code == 200
 
@@ -107,14 +133,24 @@ async def test_admin_quarantine_endpoint(settings_factory: Any) -> None:
     async with harness(settings_factory()) as h:
         admin = h.key("admin")
         user = h.key("predictor")
-        r = await h.client.post("/admin/models/iris/quarantine", headers=h.auth(admin),
-                                json={"reason": "suspected poisoning"})
+        r = await h.client.post(
+            "/admin/models/iris/quarantine",
+            headers=h.auth(admin),
+            json={"reason": "suspected poisoning"},
+        )
         assert r.status_code == 201
-        assert (await h.client.post("/v2/models/iris/infer", json=infer_body([[1, 1, 1, 1]]),
-                                    headers=h.auth(user))).status_code == 503
+        assert (
+            await h.client.post(
+                "/v2/models/iris/infer", json=infer_body([[1, 1, 1, 1]]), headers=h.auth(user)
+            )
+        ).status_code == 503
         await asyncio.sleep(0)
-        revert = await h.client.post(f"/admin/actions/{r.json()['action_id']}/revert",
-                                     headers=h.auth(admin), json={})
+        revert = await h.client.post(
+            f"/admin/actions/{r.json()['action_id']}/revert", headers=h.auth(admin), json={}
+        )
         assert revert.status_code == 200
-        assert (await h.client.post("/v2/models/iris/infer", json=infer_body([[1, 1, 1, 1]]),
-                                    headers=h.auth(user))).status_code == 200
+        assert (
+            await h.client.post(
+                "/v2/models/iris/infer", json=infer_body([[1, 1, 1, 1]]), headers=h.auth(user)
+            )
+        ).status_code == 200

@@ -20,13 +20,20 @@ from tests.gateway.server import GatewayProcess
 
 @pytest.mark.anyio
 async def test_memory_limit_exact_under_concurrency(settings_factory: Any) -> None:
-    settings = settings_factory(tables={"limits": {
-        "per_identity": ["20/minute"], "per_address": ["100000/minute"],
-        "daily_query_budget": 10}})
+    settings = settings_factory(
+        tables={
+            "limits": {
+                "per_identity": ["20/minute"],
+                "per_address": ["100000/minute"],
+                "daily_query_budget": 10,
+            }
+        }
+    )
     async with harness(settings) as h:
         token = h.key("predictor")
-        responses = await asyncio.gather(*(
-            h.client.get("/v2/models", headers=h.auth(token)) for _ in range(60)))
+        responses = await asyncio.gather(
+            *(h.client.get("/v2/models", headers=h.auth(token)) for _ in range(60))
+        )
         codes = [r.status_code for r in responses]
         assert codes.count(200) == 20 and codes.count(429) == 40
         refused = next(r for r in responses if r.status_code == 429)
@@ -38,8 +45,10 @@ async def test_memory_limit_exact_under_concurrency(settings_factory: Any) -> No
         # A second identity has its own budget of rows: 10 rows a day.
         other = h.key("predictor")
         batch = infer_body([[5, 5, 5, 5]] * 4)
-        results = [await h.client.post("/v2/models/iris/infer", json=batch,
-                                       headers=h.auth(other)) for _ in range(3)]
+        results = [
+            await h.client.post("/v2/models/iris/infer", json=batch, headers=h.auth(other))
+            for _ in range(3)
+        ]
         assert [r.status_code for r in results] == [200, 200, 429]
         assert results[2].json()["rule_id"] == "BST-GW-006"
     records = [r.data() for r in h.gateway.store.audit_rows("test", limit=1000)]
@@ -51,30 +60,41 @@ async def test_memory_limit_exact_under_concurrency(settings_factory: Any) -> No
 async def test_failed_authentication_is_throttled_per_address(settings_factory: Any) -> None:
     settings = settings_factory(tables={"limits": {"auth_failures_per_address": ["5/minute"]}})
     async with harness(settings) as h:
-        codes = [(await h.client.get("/v2/models", headers=h.auth("bst_bad"))).status_code
-                 for _ in range(8)]
+        codes = [
+            (await h.client.get("/v2/models", headers=h.auth("bst_bad"))).status_code
+            for _ in range(8)
+        ]
         assert codes == [401] * 5 + [429] * 3
         token = h.key("predictor")
         assert (await h.client.get("/v2/models", headers=h.auth(token))).status_code == 429
-    kinds = [r.data().get("detection", {}).get("type")
-             for r in h.gateway.store.audit_rows("test", limit=1000)]
+    kinds = [
+        r.data().get("detection", {}).get("type")
+        for r in h.gateway.store.audit_rows("test", limit=1000)
+    ]
     assert kinds.count("auth-flood") == 1
 
 
 @pytest.mark.redis
 @pytest.mark.slow
-def test_redis_limit_exact_across_two_processes(tmp_path: Path,
-                                                signed_model: tuple[Path, Path]) -> None:
+def test_redis_limit_exact_across_two_processes(
+    tmp_path: Path, signed_model: tuple[Path, Path]
+) -> None:
     redis_lib = pytest.importorskip("redis")
     model, pub = signed_model
     namespace = "bsttest" + secrets.token_hex(4)
     db = tmp_path / "gw.db"
-    limits = {"per_identity": ["30/minute"], "per_address": ["100000/minute"],
-              "namespace": namespace}
+    limits = {
+        "per_identity": ["30/minute"],
+        "per_address": ["100000/minute"],
+        "namespace": namespace,
+    }
     configs = [
-        write_config(tmp_path / f"gw{i}.toml", {"instance": f"replica{i}",
-                                                "store": f"sqlite:///{db}"},
-                     [model_entry(model, pub)], tables={"limits": limits})
+        write_config(
+            tmp_path / f"gw{i}.toml",
+            {"instance": f"replica{i}", "store": f"sqlite:///{db}"},
+            [model_entry(model, pub)],
+            tables={"limits": limits},
+        )
         for i in (1, 2)
     ]
     store = GatewayStore(open_store(f"sqlite:///{db}"))
@@ -84,14 +104,17 @@ def test_redis_limit_exact_across_two_processes(tmp_path: Path,
     headers = {"authorization": f"Bearer {created.token}"}
     client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/0")
     try:
-        with GatewayProcess(configs[0], "--redis", "redis://127.0.0.1:6379/0") as a, \
-                GatewayProcess(configs[1], "--redis", "redis://127.0.0.1:6379/0") as b:
+        with (
+            GatewayProcess(configs[0], "--redis", "redis://127.0.0.1:6379/0") as a,
+            GatewayProcess(configs[1], "--redis", "redis://127.0.0.1:6379/0") as b,
+        ):
 
             async def burst() -> list[int]:
                 async with httpx.AsyncClient(timeout=20) as http:
                     urls = [a.url, b.url] * 45
-                    responses = await asyncio.gather(*(
-                        http.get(u + "/v2/models", headers=headers) for u in urls))
+                    responses = await asyncio.gather(
+                        *(http.get(u + "/v2/models", headers=headers) for u in urls)
+                    )
                 return [r.status_code for r in responses]
 
             codes = asyncio.run(burst())

@@ -22,12 +22,18 @@ def test_no_server_errors(tmp_path: Path, signed_model: tuple[Path, Path]) -> No
 
     model, pub = signed_model
     db = tmp_path / "gw.db"
-    config = write_config(tmp_path / "gateway.toml",
-                          {"instance": "fuzz", "store": f"sqlite:///{db}"},
-                          [model_entry(model, pub)],
-                          tables={"limits": {"per_identity": ["1000000/minute"],
-                                             "per_address": ["1000000/minute"],
-                                             "daily_query_budget": 10_000_000}})
+    config = write_config(
+        tmp_path / "gateway.toml",
+        {"instance": "fuzz", "store": f"sqlite:///{db}"},
+        [model_entry(model, pub)],
+        tables={
+            "limits": {
+                "per_identity": ["1000000/minute"],
+                "per_address": ["1000000/minute"],
+                "daily_query_budget": 10_000_000,
+            }
+        },
+    )
     store = GatewayStore(open_store(f"sqlite:///{db}"))
     store.create()
     created = new_key("fuzzer", ("admin", "auditor", "predictor", "deployer"))
@@ -42,14 +48,20 @@ def test_no_server_errors(tmp_path: Path, signed_model: tuple[Path, Path]) -> No
             if operation.path.endswith("/reload"):
                 continue  # re-verifies the model on every call: covered by its own test
 
-            @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy())
             def check(case: object) -> None:
                 response = case.call(base_url=gw.url, headers=headers)  # type: ignore[attr-defined]
                 if response.status_code >= 500 and response.status_code != 503:
-                    failures.append(f"{case.method} {case.formatted_path} -> "  # type: ignore[attr-defined]
-                                    f"{response.status_code}: {response.text[:200]}")
+                    failures.append(
+                        f"{case.method} {case.formatted_path} -> "  # type: ignore[attr-defined]
+                        f"{response.status_code}: {response.text[:200]}"
+                    )
 
             check()
         health = gw.url + "/healthz"

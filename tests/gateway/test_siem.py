@@ -22,23 +22,55 @@ from bastion.store import open_store
 from tests.gateway.helpers import Capture, harness, infer_body
 
 REQUEST = {
-    "kind": "request", "action": "inference.request", "log_id": "gw", "seq": 7,
-    "time": "2026-01-02T03:04:05.000006Z", "request_id": "abc", "outcome": "success",
-    "decision": "allowed", "status": 200, "method": "POST", "path": "/v2/models/iris/infer",
-    "client": {"ip": "10.1.2.3", "port": 5555}, "user_agent": "evil|agent=x\nnext",
+    "kind": "request",
+    "action": "inference.request",
+    "log_id": "gw",
+    "seq": 7,
+    "time": "2026-01-02T03:04:05.000006Z",
+    "request_id": "abc",
+    "outcome": "success",
+    "decision": "allowed",
+    "status": 200,
+    "method": "POST",
+    "path": "/v2/models/iris/infer",
+    "client": {"ip": "10.1.2.3", "port": 5555},
+    "user_agent": "evil|agent=x\nnext",
     "identity": {"id": "key:1", "name": "svc", "kind": "api_key", "roles": ["predictor"]},
-    "model": "iris", "input": {"sha256": "ab" * 32, "shape": [1, 4], "dtype": "float32"},
+    "model": "iris",
+    "input": {"sha256": "ab" * 32, "shape": [1, 4], "dtype": "float32"},
     "duration_ms": 1.5,
 }
-AUTH_FAILED = {**REQUEST, "action": "auth.failed", "outcome": "failure", "decision": "denied",
-               "status": 401, "identity": None, "rule_id": "BST-GW-002",
-               "rule_name": "Invalid credential", "reason": "bad-secret", "atlas": ["AML.T0012"]}
-DETECTION = {"kind": "detection", "action": "detection.probing", "log_id": "gw", "seq": 8,
-             "time": "2026-01-02T03:04:06Z", "rule_id": "BST-GW-010",
-             "rule_name": "Near-duplicate probing", "atlas": ["AML.T0043.001"],
-             "detection": {"id": "d1", "type": "probing", "severity": "high",
-                           "message": "key:1 probing", "identity": "key:1", "model": "iris",
-                           "evidence": {"probes": 30}}}
+AUTH_FAILED = {
+    **REQUEST,
+    "action": "auth.failed",
+    "outcome": "failure",
+    "decision": "denied",
+    "status": 401,
+    "identity": None,
+    "rule_id": "BST-GW-002",
+    "rule_name": "Invalid credential",
+    "reason": "bad-secret",
+    "atlas": ["AML.T0012"],
+}
+DETECTION = {
+    "kind": "detection",
+    "action": "detection.probing",
+    "log_id": "gw",
+    "seq": 8,
+    "time": "2026-01-02T03:04:06Z",
+    "rule_id": "BST-GW-010",
+    "rule_name": "Near-duplicate probing",
+    "atlas": ["AML.T0043.001"],
+    "detection": {
+        "id": "d1",
+        "type": "probing",
+        "severity": "high",
+        "message": "key:1 probing",
+        "identity": "key:1",
+        "model": "iris",
+        "evidence": {"probes": 30},
+    },
+}
 
 
 def test_ecs_fields() -> None:
@@ -54,8 +86,7 @@ def test_ecs_fields() -> None:
     assert auth["event"]["outcome"] == "failure" and auth["rule"]["id"] == "BST-GW-002"
     alert = to_ecs(DETECTION)
     assert alert["event"]["kind"] == "alert" and alert["event"]["severity"] == 3
-    assert alert["threat"] == {"framework": "MITRE ATLAS",
-                               "technique": {"id": ["AML.T0043.001"]}}
+    assert alert["threat"] == {"framework": "MITRE ATLAS", "technique": {"id": ["AML.T0043.001"]}}
 
 
 def test_ocsf_classes() -> None:
@@ -103,13 +134,13 @@ def _drain(exporter: SinkExporter, limit: int = 50) -> None:
 
 def test_file_sink_and_cursor(tmp_path: Path) -> None:
     store = _writer(tmp_path, 25)
-    sink = SinkSettings(name="f", type="file", format="ecs", path=tmp_path / "siem.jsonl",
-                        batch_size=10)
+    sink = SinkSettings(
+        name="f", type="file", format="ecs", path=tmp_path / "siem.jsonl", batch_size=10
+    )
     exporter = SinkExporter(store, "gw", sink, make_sink(sink, tmp_path), tmp_path / "spool")
     _drain(exporter)
     lines = (tmp_path / "siem.jsonl").read_text().splitlines()
-    assert [json.loads(line)["event"]["id"] for line in lines] == [f"gw:{i}" for i in
-                                                                    range(1, 26)]
+    assert [json.loads(line)["event"]["id"] for line in lines] == [f"gw:{i}" for i in range(1, 26)]
     assert exporter.cursor == 25
     again = SinkExporter(store, "gw", sink, make_sink(sink, tmp_path), tmp_path / "spool")
     assert again.step() is False
@@ -119,10 +150,15 @@ def test_webhook_retries_lose_nothing(tmp_path: Path) -> None:
     store = _writer(tmp_path, 30)
     hook = Capture(fail_first=3)
     try:
-        sink = SinkSettings(name="w", type="webhook", format="ocsf", url=hook.url,
-                            batch_size=8, max_backoff_seconds=0.2)
-        exporter = SinkExporter(store, "gw", sink, make_sink(sink, tmp_path),
-                                tmp_path / "spool")
+        sink = SinkSettings(
+            name="w",
+            type="webhook",
+            format="ocsf",
+            url=hook.url,
+            batch_size=8,
+            max_backoff_seconds=0.2,
+        )
+        exporter = SinkExporter(store, "gw", sink, make_sink(sink, tmp_path), tmp_path / "spool")
         exporter.start()
         deadline = time.monotonic() + 20
         while exporter.cursor < 30 and time.monotonic() < deadline:
@@ -140,8 +176,14 @@ def test_syslog_udp_and_tcp(tmp_path: Path) -> None:
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
     udp.settimeout(5)
-    sink = SinkSettings(name="u", type="syslog", format="cef", host="127.0.0.1",
-                        port=udp.getsockname()[1], protocol="udp")
+    sink = SinkSettings(
+        name="u",
+        type="syslog",
+        format="cef",
+        host="127.0.0.1",
+        port=udp.getsockname()[1],
+        protocol="udp",
+    )
     _drain(SinkExporter(store, "gw", sink, make_sink(sink, tmp_path), tmp_path / "s1"))
     frames = [udp.recv(65535) for _ in range(3)]
     udp.close()
@@ -167,15 +209,21 @@ def test_syslog_udp_and_tcp(tmp_path: Path) -> None:
 
     thread = threading.Thread(target=accept)
     thread.start()
-    sink = SinkSettings(name="t", type="syslog", format="cef", host="127.0.0.1",
-                        port=server.getsockname()[1], protocol="tcp")
+    sink = SinkSettings(
+        name="t",
+        type="syslog",
+        format="cef",
+        host="127.0.0.1",
+        port=server.getsockname()[1],
+        protocol="tcp",
+    )
     _drain(SinkExporter(store, "gw", sink, make_sink(sink, tmp_path), tmp_path / "s2"))
     thread.join(10)
     server.close()
     data = received[0]
     for _ in range(3):  # RFC 6587 octet counting: "LEN SP MSG"
         length, _, data = data.partition(b" ")
-        frame, data = data[: int(length)], data[int(length):]
+        frame, data = data[: int(length)], data[int(length) :]
         assert frame.startswith(b"<110>1 ") and b"CEF:0|bastion|gateway|" in frame
     assert data == b""
 
@@ -183,15 +231,26 @@ def test_syslog_udp_and_tcp(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_gateway_exports_while_serving(settings_factory: Any, tmp_path: Path) -> None:
     out = tmp_path / "ecs.jsonl"
-    settings = settings_factory(tables={"siem": {"spool_dir": str(tmp_path / "spool")}},
-                                arrays={"siem.sinks": [{"name": "file", "type": "file",
-                                                        "format": "ecs", "path": str(out),
-                                                        "flush_seconds": 0.1}]})
+    settings = settings_factory(
+        tables={"siem": {"spool_dir": str(tmp_path / "spool")}},
+        arrays={
+            "siem.sinks": [
+                {
+                    "name": "file",
+                    "type": "file",
+                    "format": "ecs",
+                    "path": str(out),
+                    "flush_seconds": 0.1,
+                }
+            ]
+        },
+    )
     async with harness(settings) as h:
         token = h.key("predictor")
         for _ in range(3):
-            await h.client.post("/v2/models/iris/infer", json=infer_body([[5, 5, 5, 5]]),
-                                headers=h.auth(token))
+            await h.client.post(
+                "/v2/models/iris/infer", json=infer_body([[5, 5, 5, 5]]), headers=h.auth(token)
+            )
         await h.client.get("/v2/models")
     events = [json.loads(line) for line in out.read_text().splitlines()]
     actions = [e["event"]["action"] for e in events]

@@ -16,8 +16,9 @@ async def test_signed_model_serves_and_audits(settings_factory: Any) -> None:
     async with harness(settings_factory()) as h:
         assert h.gateway.models["iris"].ready, h.gateway.models["iris"].reasons
         token = h.key("predictor")
-        r = await h.client.post("/v2/models/iris/infer", json=infer_body([[5, 5, 5, 5]]),
-                                headers=h.auth(token))
+        r = await h.client.post(
+            "/v2/models/iris/infer", json=infer_body([[5, 5, 5, 5]]), headers=h.auth(token)
+        )
         assert r.status_code == 200, r.text
         data = r.json()
         assert data["model_name"] == "iris"

@@ -184,6 +184,7 @@ class Limiter:
         key: str,
         strategy: RateLimiter | _InProcess | None = None,
         cost: int = 1,
+        report: bool = False,
     ) -> LimitResult | None:
         strategy = strategy or self._strategy
         first: tuple[RateLimitItem, str] | None = None
@@ -193,7 +194,7 @@ class Limiter:
                 return await self._result(False, name, item, key, scope, strategy)
             if first is None:
                 first = (item, name)
-        if first is None or not self.settings.headers:
+        if first is None or not report or not self.settings.headers:
             return None
         return await self._result(True, first[1], first[0], key, scope, strategy)
 
@@ -220,7 +221,7 @@ class Limiter:
         """Count a request of an identity; a refused result means 429."""
         per_identity, _per_address, _budget = self._role_spec(identity)
         items = per_identity if per_identity is not None else self._identity
-        return await self._hit_all("identity", items, identity.id)
+        return await self._hit_all("identity", items, identity.id, report=True)
 
     async def check_address(self, address: str, identity: Identity | None) -> LimitResult | None:
         """Count a request from a client address."""
@@ -256,15 +257,16 @@ class Limiter:
         return budget if budget is not None else self.settings.daily_query_budget
 
     async def charge_budget(self, identity: Identity, rows: int) -> LimitResult:
-        """Charge inference rows to the daily budget."""
+        """Charge inference rows to the daily budget (the numbers are exact only when the
+        charge is refused; an allowed charge skips the extra storage round trip)."""
         budget = self.budget_for(identity)
         item = RateLimitItemPerDay(max(budget, 1))
         strategy = self._budget_strategy
         if budget <= 0:
             return LimitResult(False, "daily-budget", 0, 86400, 0, 86400.0)
-        allowed = await strategy.hit(item, self.namespace, "budget", identity.id, cost=rows)
-        result = await self._result(allowed, "daily-budget", item, identity.id, "budget", strategy)
-        return result
+        if await strategy.hit(item, self.namespace, "budget", identity.id, cost=rows):
+            return LimitResult(True, "daily-budget", budget, 86400, -1, 0.0)
+        return await self._result(False, "daily-budget", item, identity.id, "budget", strategy)
 
     async def reset(self) -> None:
         """Clear every counter (tests)."""

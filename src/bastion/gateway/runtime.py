@@ -349,8 +349,8 @@ class Gateway:
         metrics = self.metrics
         route = ctx.route.spec.template if ctx.route is not None else "unmatched"
         metrics.audit_wait.observe(time.perf_counter() - started)
-        metrics.requests.labels(route, str(status), record["decision"]).inc()
-        metrics.latency.labels(route).observe(ctx.elapsed_ms() / 1000.0)
+        metrics.child(metrics.requests, route, str(status), record["decision"]).inc()
+        metrics.child(metrics.latency, route).observe(ctx.elapsed_ms() / 1000.0)
         if detections:
             self._after_detections(detections)
         if self.settings.access_log:

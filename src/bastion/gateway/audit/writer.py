@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import hashlib
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -47,14 +46,10 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-_Done = Callable[[Receipt | BaseException], None]
-_Item = tuple[dict[str, Any], int, _Done]
-_CHECKPOINT: Any = ("checkpoint",)
+#: Who waits for a record: an asyncio future, a thread's future, or nobody (checkpoints).
+_Waiter = asyncio.Future["Receipt"] | Future["Receipt"] | None
+_Item = tuple[dict[str, Any], int, _Waiter]
 _COLUMNS = ("log_id", "seq", "time", "kind", "action", "request_id", "prev_hash", "hash", "body")
-
-
-def _ignore(_result: Receipt | BaseException) -> None:
-    """Completion callback of records nobody waits for (checkpoints)."""
 
 
 class AuditWriter:
@@ -78,7 +73,10 @@ class AuditWriter:
         self._checkpoint_seconds = checkpoint_seconds
         self._max_batch = max_batch
         self._on_commit = on_commit
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._pending: list[_Item] = []
+        self._wake = threading.Event()
+        self._stopping = False
+        self._force_checkpoint = False
         self._lock = threading.Lock()
         self._generation = 0
         self._insert = ""
@@ -116,9 +114,9 @@ class AuditWriter:
         """Write a final checkpoint, drain the queue and release the lock."""
         if self._thread is None:
             return
-        if checkpoint and self._signer is not None and self._since_checkpoint:
-            self._queue.put(_CHECKPOINT)
-        self._queue.put(None)
+        self._force_checkpoint = checkpoint
+        self._stopping = True
+        self._wake.set()
         self._thread.join(timeout=30)
         self._thread = None
         self._release_lock()
@@ -164,36 +162,27 @@ class AuditWriter:
             self._lock_file = None
 
     # -- appending --------------------------------------------------------------------------
-    def _enqueue(self, record: dict[str, Any], done: _Done) -> None:
-        # NOTE: chaining happens here, in the caller's thread, under a short lock, and the row
-        # is queued inside the same lock so queue order is chain order. The writer thread then
-        # only inserts and commits, holding the GIL as little as possible.
+    def _enqueue(self, record: dict[str, Any], waiter: _Waiter) -> None:
+        # NOTE: chaining happens in the caller's thread under a short lock, and the row joins
+        # the pending list under the same lock, so pending order is chain order. The writer is
+        # woken only when the list goes from empty to non-empty: one wake-up per batch, not per
+        # record, and the writer thread only inserts and commits.
         with self._lock:
-            row = self._chain(record)
-            self._queue.put((row, self._generation, done))
+            self._pending.append((self._chain(record), self._generation, waiter))
+            first = len(self._pending) == 1
+        if first:
+            self._wake.set()
 
     async def append(self, record: dict[str, Any]) -> Receipt:
         """Queue a record and wait until it is committed; raises :class:`AuditError`."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Receipt] = loop.create_future()
-
-        def done(result: Receipt | BaseException) -> None:
-            loop.call_soon_threadsafe(_settle, future, result)
-
-        self._enqueue(record, done)
+        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        self._enqueue(record, future)
         return await future
 
     def append_sync(self, record: dict[str, Any], timeout: float = 30.0) -> Receipt:
         """Blocking variant for threads and the CLI."""
         future: Future[Receipt] = Future()
-
-        def done(result: Receipt | BaseException) -> None:
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-        self._enqueue(record, done)
+        self._enqueue(record, future)
         return future.result(timeout)
 
     def _chain(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -239,59 +228,46 @@ class AuditWriter:
             )
             self._since_checkpoint = 0
             self._last_checkpoint = time.monotonic()
-            self._queue.put((row, self._generation, _ignore))
+            self._pending.append((row, self._generation, None))
+            self._wake.set()
 
     # -- the thread -------------------------------------------------------------------------
+    def _take(self) -> list[_Item]:
+        with self._lock:
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            if not self._pending:
+                self._wake.clear()
+        return batch
+
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            try:
-                first = self._queue.get(timeout=self._checkpoint_seconds)
-            except queue.Empty:
-                self._checkpoint_due(forced=False)
-                continue
-            batch: list[_Item] = []
-            if first is None:
-                stopping = True
-            elif first == _CHECKPOINT:
-                self._checkpoint_due(forced=True)
-            else:
-                batch.append(first)
-            while len(batch) < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                if item == _CHECKPOINT:
-                    self._checkpoint_due(forced=True)
-                    continue
-                batch.append(item)
+        while True:
+            self._wake.wait(timeout=self._checkpoint_seconds)
+            stopping = self._stopping
+            batch = self._take()
             if batch:
                 self._commit(batch)
-                self._checkpoint_due(forced=False)
-        # drain what a final checkpoint may have queued
-        leftover: list[_Item] = []
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None and item != _CHECKPOINT:
-                leftover.append(item)
-        if leftover:
-            self._commit(leftover)
+            self._checkpoint_due(forced=stopping and self._force_checkpoint)
+            if stopping:
+                rest = self._take()
+                while rest:
+                    self._commit(rest)
+                    rest = self._take()
+                return
 
     def _commit(self, batch: list[_Item]) -> None:
         live = [item for item in batch if item[1] == self._generation]
         stale = [item for item in batch if item[1] != self._generation]
-        for _row, _gen, done in stale:
-            done(AuditError(f"audit log {self.log_id!r}: an earlier commit failed"))
+        if stale:
+            _complete(
+                [
+                    (w, AuditError(f"audit log {self.log_id!r}: an earlier commit failed"))
+                    for _r, _g, w in stale
+                ]
+            )
         if not live:
             return
-        rows = [row for row, _gen, _done in live]
+        rows = [row for row, _gen, _waiter in live]
         try:
             if self._conn is None:
                 raise AuditError("the audit writer is not started")
@@ -306,17 +282,39 @@ class AuditWriter:
                 self._generation += 1
                 self._seq, self._head = self._durable
             failure = AuditError(f"audit log {self.log_id!r}: commit failed: {exc}")
-            for _row, _gen, done in live:
-                done(failure)
+            _complete([(waiter, failure) for _row, _gen, waiter in live])
             return
         self._durable = (rows[-1]["seq"], rows[-1]["hash"])
         self.healthy = True
         self.commits += 1
         self.records += len(rows)
-        for row, _gen, done in live:
-            done(Receipt(row["seq"], row["hash"]))
+        _complete([(waiter, Receipt(row["seq"], row["hash"])) for row, _gen, waiter in live])
         if self._on_commit is not None:
             self._on_commit(rows[-1]["seq"])
+
+
+def _complete(results: list[tuple[_Waiter, Receipt | BaseException]]) -> None:
+    """Settle waiters: one cross-thread call per event loop, direct for thread futures."""
+    by_loop: dict[
+        asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Receipt], Receipt | BaseException]]
+    ] = {}
+    for waiter, result in results:
+        if waiter is None:
+            continue
+        if isinstance(waiter, asyncio.Future):
+            by_loop.setdefault(waiter.get_loop(), []).append((waiter, result))
+        elif isinstance(result, BaseException):
+            waiter.set_exception(result)
+        else:
+            waiter.set_result(result)
+    for loop, items in by_loop.items():
+        if not loop.is_closed():  # NOTE: a closed loop has nobody left waiting
+            loop.call_soon_threadsafe(_settle_all, items)
+
+
+def _settle_all(items: list[tuple[asyncio.Future[Receipt], Receipt | BaseException]]) -> None:
+    for future, result in items:
+        _settle(future, result)
 
 
 def _settle(future: asyncio.Future[Receipt], result: Receipt | BaseException) -> None:

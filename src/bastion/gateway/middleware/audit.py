@@ -9,6 +9,7 @@ layers become an audited 500 with no detail leaked.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 import time
@@ -37,6 +38,10 @@ class AuditMiddleware:
     def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
         self.app = app
         self.gateway = gateway
+        # NOTE: request ids are a random per-process prefix plus a counter: unique across
+        # restarts and replicas without a getrandom() system call on every request.
+        self._prefix = secrets.token_hex(6)
+        self._counter = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -49,7 +54,7 @@ class AuditMiddleware:
         gateway = self.gateway
         client = scope.get("client") or ("", 0)
         ctx = RequestContext(
-            request_id=secrets.token_hex(12),
+            request_id=f"{self._prefix}{next(self._counter):012x}",
             started=time.perf_counter(),
             method=str(scope.get("method", "")),
             path=str(scope.get("path", "")),

@@ -239,7 +239,7 @@ async def infer(gw: Gateway, ctx: RequestContext, params: Mapping[str, str]) -> 
     started = time.perf_counter()
     if isinstance(backend, UpstreamBackend):
         answer = await backend.call(data)
-        gw.metrics.model_latency.labels(name).observe(time.perf_counter() - started)
+        gw.metrics.child(gw.metrics.model_latency, name).observe(time.perf_counter() - started)
         outputs = None if passthrough else _upstream_outputs(answer)
         if outputs is None:
             return Reply(
@@ -249,7 +249,7 @@ async def infer(gw: Gateway, ctx: RequestContext, params: Mapping[str, str]) -> 
         if checked is None:
             raise RuntimeError("local models always validate their input")
         outputs = await gw.predict(state, checked.array)
-        gw.metrics.model_latency.labels(name).observe(time.perf_counter() - started)
-    gw.metrics.rows.labels(name).inc(rows)
+        gw.metrics.child(gw.metrics.model_latency, name).observe(time.perf_counter() - started)
+    gw.metrics.child(gw.metrics.rows, name).inc(rows)
     predictions = harden(outputs, settings.output, hardening_for(gw, identity))
     return Reply({"model_name": name, "id": ctx.request_id, "predictions": predictions})
