@@ -10,6 +10,7 @@ Example ``bastion.toml``::
     fail_on_skipped = true
     allow_globals = ["mycompany.models.*"]
     exclude = ["tests/fixtures/**"]
+    vuln_db = "ci/osv-PyPI-all.zip"   # OSV data for dependency checks (relative to this file)
 
     [[overrides]]
     paths = ["legacy/**"]
@@ -69,6 +70,13 @@ class _LimitsModel(BaseModel):
     seconds_per_artifact: float | None = Field(default=None, gt=0)
 
 
+def _relative_to(config: Path | None, value: str | None) -> str | None:
+    """A path from the policy file, resolved against the file's folder when relative."""
+    if value is None or config is None or Path(value).expanduser().is_absolute():
+        return str(Path(value).expanduser()) if value else value
+    return str(config.parent / value)
+
+
 def _severity(value: object) -> Severity:
     if isinstance(value, Severity):
         return value
@@ -104,6 +112,7 @@ class _PolicyModel(BaseModel):
     exclude: list[str] = []
     overrides: list[_OverrideModel] = []
     limits: _LimitsModel = _LimitsModel()
+    vuln_db: str | None = Field(default=None, min_length=1)
 
     @field_validator("fail_on")
     @classmethod
@@ -198,5 +207,6 @@ def parse_config(data: dict[str, Any], *, source: str, path: Path | None = None)
         ),
         limits=Limits(**limit_values),
         source=source,
+        vuln_db=_relative_to(path, model.vuln_db),
     )
     return LoadedConfig(policy, sections, path)

@@ -45,6 +45,8 @@ BUILTIN_ANALYZERS: tuple[str, ...] = (
     "bastion.scan.code.analyzer:PythonAnalyzer",
     "bastion.scan.notebooks.analyzer:NotebookAnalyzer",
     "bastion.scan.secrets.analyzer:SecretsAnalyzer",
+    "bastion.scan.deps.analyzer:DependencyAnalyzer",
+    "bastion.scan.deps.analyzer:PipConfigAnalyzer",
     "bastion.scan.formats.general:GeneralRules",
 )
 

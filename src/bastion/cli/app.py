@@ -5,7 +5,20 @@ from __future__ import annotations
 import typer
 
 from bastion import __version__
-from bastion.cli import attest, audit, baseline, bom, keygen, keys, rules, scan, serve, sign, verify
+from bastion.cli import (
+    attest,
+    audit,
+    baseline,
+    bom,
+    db,
+    keygen,
+    keys,
+    rules,
+    scan,
+    serve,
+    sign,
+    verify,
+)
 from bastion.cli.common import EXIT_CODES_HELP
 
 app = typer.Typer(
@@ -36,6 +49,7 @@ def main_callback(
 app.command("scan", help=scan.scan_command.__doc__)(scan.scan_command)
 app.add_typer(rules.app, name="rules")
 app.add_typer(baseline.app, name="baseline")
+app.add_typer(db.app, name="db")
 app.command("serve", help=serve.serve_command.__doc__)(serve.serve_command)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")

@@ -22,6 +22,7 @@ from bastion.registry import default_registry
 from bastion.report import OutputFormat, ReportInput, reporter_for
 from bastion.report.console import print_report
 from bastion.scan.code.suppress import InlineSuppressor
+from bastion.scan.deps.vulndb import prepare_database
 from bastion.scan.engine import ScanOptions, scan
 from bastion.scan.interface import ScanSettings
 
@@ -100,6 +101,7 @@ def scan_options(
         limits=policy.limits,
         allow_globals=policy.allow_globals,
         deny_globals=policy.deny_globals,
+        vuln_db=policy.vuln_db,
     )
     return ScanOptions(
         settings=settings,
@@ -161,6 +163,13 @@ def scan_command(
     no_default_excludes: Annotated[
         bool, typer.Option(help="Also scan .git, virtualenvs and caches.")
     ] = False,
+    vuln_db: Annotated[
+        Path | None,
+        typer.Option(
+            help="OSV data for dependency checks: an export (folder, JSON or all.zip) or a "
+            "'bastion db update' folder (default: that command's cache)."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -180,6 +189,11 @@ def scan_command(
         allow_global=allow_global,
         exclude=exclude,
     )
+    if vuln_db is not None:
+        if not vuln_db.exists():
+            raise UsageError(f"--vuln-db {vuln_db}: no such file or directory")
+        policy = dataclasses.replace(policy, vuln_db=str(vuln_db))
+    prepare_database(policy.vuln_db)  # index a raw export once, before the workers start
     options = scan_options(policy, workers=workers, default_excludes=not no_default_excludes)
     err = stderr_console()
     progress = _Bar(err) if (not quiet and err.is_terminal) else None

@@ -75,6 +75,9 @@ class Policy:
     overrides: tuple[PathOverride, ...] = ()
     limits: Limits = field(default_factory=Limits)
     source: str | None = None
+    #: OSV vulnerability data for dependency checks (a path; relative ones are resolved
+    #: against the policy file's folder when loaded).
+    vuln_db: str | None = None
 
     def overrides_for(self, path: str) -> tuple[PathOverride, ...]:
         """Overrides that apply to ``path``, in file order (later ones win)."""

@@ -164,6 +164,10 @@ def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ..
     return ("unknown",)
 
 
+#: Text formats whose content is structured enough that a chance pickle parse is not a pickle.
+_STRUCTURED_TEXT = frozenset(
+    {"requirements", "pyproject", "lockfile", "pipfile", "conda-env", "pip-config", "csv", "jsonl"}
+)
 _REQUIREMENTS = re.compile(r"^(.*requirements.*|constraints.*)\.(txt|in)$|^requirements$")
 _LOCKFILES = frozenset({"poetry.lock", "uv.lock", "pipfile.lock", "pdm.lock"})
 _SHEBANG_PY = re.compile(rb"^#![^\n]*python")
@@ -188,6 +192,8 @@ def text_format(lower: str, head: bytes) -> str | None:
         return "lockfile"
     if lower == "pipfile":
         return "pipfile"
+    if lower in {"pip.conf", "pip.ini"}:
+        return "pip-config"
     if lower in {"environment.yml", "environment.yaml", "conda.yml", "conda.yaml"}:
         return "conda-env"
     if (
@@ -298,10 +304,13 @@ def _looks_like_pickle(head: bytes, lower: str) -> bool:
     from bastion.scan.formats.pickle.probe import probe_pickle
 
     verdict = probe_pickle(head)
-    if verdict.complete:
-        return True
     if verdict.imports_valid_global:
         return True
+    if verdict.complete:
+        # NOTE: short text can parse as a protocol-0 pickle by chance ("torch==1.12.1\n" is
+        # TUPLE, OBJ, …, STOP at the first "."); a named data or dependency file that imports
+        # nothing is the text its name says.
+        return not (_is_text(head) and text_format(lower, head) in _STRUCTURED_TEXT)
     ext = posixpath.splitext(lower)[1]
     return verdict.plausible and ext in _PICKLE_HINT_EXT and ext != ""
 

@@ -54,11 +54,14 @@ class Analyzer(ABC):
 
 @dataclass
 class ScanSettings:
-    """What analyzers may consult: limits and the project's extra allowed or denied globals."""
+    """What analyzers may consult: limits, the project's extra allowed or denied globals, and
+    the OSV vulnerability data to match dependencies against (``None``: the ``bastion db update``
+    cache, if any)."""
 
     limits: Limits = field(default_factory=Limits)
     allow_globals: tuple[str, ...] = ()
     deny_globals: tuple[str, ...] = ()
+    vuln_db: str | None = None
 
 
 @dataclass
