@@ -20,10 +20,11 @@ _MAX_ROWS_PER_REQUEST = 32
 
 class _Track:
     def __init__(self, window: int, features: int) -> None:
-        self.rows = np.zeros((window, features), dtype=np.float32)
+        self.rows = np.zeros((window, features), dtype=np.float64)
         self.filled = 0
         self.next = 0
         self.flags: deque[bool] = deque(maxlen=window)
+        self.probes = 0
 
 
 class ProbeTracker:
@@ -37,7 +38,7 @@ class ProbeTracker:
 
     def observe(self, identity: str, model: str, rows: np.ndarray[Any, Any]) -> int:
         """Add rows (already scaled); returns the probe count in the window."""
-        flat = np.asarray(rows, dtype=np.float32).reshape(rows.shape[0], -1)
+        flat = np.asarray(rows, dtype=np.float64).reshape(rows.shape[0], -1)
         flat = flat[:_MAX_ROWS_PER_REQUEST]
         key = (identity, model)
         track = self._tracks.get(key)
@@ -48,19 +49,22 @@ class ProbeTracker:
                 self._tracks.popitem(last=False)
         else:
             self._tracks.move_to_end(key)
-        features = flat.shape[1]
+        # NOTE: compare squared distances (no square root) against epsilon² per feature.
+        limit = self.epsilon * self.epsilon * max(flat.shape[1], 1)
         for row in flat:
             probe = False
             if track.filled:
-                recent = track.rows[: track.filled]
-                dist = np.sqrt(((recent - row) ** 2).sum(axis=1) / max(features, 1))
-                near = (dist <= self.epsilon) & (dist > 0)
-                probe = bool(near.any())
+                diff = track.rows[: track.filled] - row
+                dist = np.einsum("ij,ij->i", diff, diff)
+                probe = bool(((dist <= limit) & (dist > 0)).any())
+            if len(track.flags) == self.window and track.flags[0]:
+                track.probes -= 1
             track.flags.append(probe)
+            track.probes += probe
             track.rows[track.next] = row
             track.next = (track.next + 1) % self.window
             track.filled = min(track.filled + 1, self.window)
-        return sum(track.flags)
+        return track.probes
 
     def reset(self, identity: str) -> None:
         """Forget an identity (after a playbook acted on it)."""
