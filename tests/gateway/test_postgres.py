@@ -25,8 +25,9 @@ async def test_gateway_on_postgres(settings_factory: Any) -> None:
         async with harness(settings) as h:
             token = h.key("predictor")
             for _ in range(5):
-                r = await h.client.post("/v2/models/iris/infer", json=infer_body([[5, 5, 5, 5]]),
-                                        headers=h.auth(token))
+                r = await h.client.post(
+                    "/v2/models/iris/infer", json=infer_body([[5, 5, 5, 5]]), headers=h.auth(token)
+                )
                 assert r.status_code == 200, r.text
             with pytest.raises(AuditLockedError):
                 AuditWriter(h.gateway.store, "test").start()
