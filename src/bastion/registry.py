@@ -47,6 +47,8 @@ BUILTIN_ANALYZERS: tuple[str, ...] = (
     "bastion.scan.secrets.analyzer:SecretsAnalyzer",
     "bastion.scan.deps.analyzer:DependencyAnalyzer",
     "bastion.scan.deps.analyzer:PipConfigAnalyzer",
+    "bastion.scan.data.analyzer:TabularDataAnalyzer",
+    "bastion.scan.data.analyzer:ColumnarDataAnalyzer",
     "bastion.scan.formats.general:GeneralRules",
 )
 
