@@ -34,3 +34,33 @@ async def test_signed_model_serves_and_audits(settings_factory: Any) -> None:
         assert ready.status_code == 200, ready.text
     report = verify_log(h.gateway.store, "test")
     assert report.ok, report.problems
+
+
+async def test_client_that_disconnects_is_still_audited(settings_factory: Any) -> None:
+    async with harness(settings_factory()) as h:
+        token = h.key("predictor")
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/v2/models/iris/infer",
+            "headers": [
+                (b"authorization", f"Bearer {token}".encode()),
+                (b"content-type", b"application/json"),
+                (b"content-length", b"50"),
+            ],
+            "client": ("10.0.0.9", 1234),
+            "query_string": b"",
+        }
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        await h.app(scope, receive, send)
+        assert sent == []
+    records = [r.data() for r in h.gateway.store.audit_rows("test", limit=100)]
+    aborted = [r for r in records if r.get("status") == 499]
+    assert len(aborted) == 1 and aborted[0]["decision"] == "aborted"

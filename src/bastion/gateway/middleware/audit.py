@@ -109,6 +109,15 @@ class AuditMiddleware:
 
         try:
             await self.app(scope, receive, audited_send)
+            if not state["started"]:
+                # NOTE: the client went away before an answer (e.g. mid-body); the decision is
+                # still audited, with nginx's 499 "client closed request".
+                ctx.decision = "aborted"
+                ctx.reason = ctx.reason or "client closed the request"
+                try:
+                    await gateway.record_request(ctx, 499)
+                except AuditError as exc:
+                    log.error("audit write failed", extra={"error": str(exc)})
         except Exception:
             log.exception("unhandled error", extra={"request_id": ctx.request_id})
             if state["started"]:
