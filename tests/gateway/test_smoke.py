@@ -64,3 +64,25 @@ async def test_client_that_disconnects_is_still_audited(settings_factory: Any) -
     records = [r.data() for r in h.gateway.store.audit_rows("test", limit=100)]
     aborted = [r for r in records if r.get("status") == 499]
     assert len(aborted) == 1 and aborted[0]["decision"] == "aborted"
+
+
+async def test_metrics_and_openapi(settings_factory: Any) -> None:
+    async with harness(settings_factory()) as h:
+        await h.client.post(
+            "/v2/models/iris/infer",
+            json=infer_body([[5, 5, 5, 5]]),
+            headers=h.auth(h.key("predictor")),
+        )
+        assert (await h.client.get("/metrics")).status_code == 401
+        metrics = await h.client.get("/metrics", headers=h.auth(h.key("auditor")))
+        assert metrics.status_code == 200
+        text = metrics.text
+        assert (
+            'bastion_gateway_requests_total{decision="allowed",route="/v2/models/{model}/infer"'
+            in text
+        )
+        assert "bastion_gateway_audit_seconds_bucket" in text
+        doc = (await h.client.get("/openapi.json")).json()
+        infer = doc["paths"]["/v2/models/{model}/infer"]["post"]
+        assert infer["x-bastion-permission"] == "models:infer"
+        assert doc["paths"]["/healthz"]["get"]["security"] == []
