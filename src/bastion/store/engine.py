@@ -63,6 +63,7 @@ class Store:
     engine: Engine
     url: str
     schema: str | None = None
+    base: Engine | None = None
 
     @property
     def dialect(self) -> str:
@@ -93,8 +94,8 @@ class Store:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
-        self.engine.dispose()
+        """Close every pooled connection (of the underlying engine when schema-bound)."""
+        (self.base or self.engine).dispose()
 
 
 def open_store(url: str, *, schema: str | None = None, base: Path | None = None) -> Store:
@@ -130,5 +131,6 @@ def open_store(url: str, *, schema: str | None = None, base: Path | None = None)
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if schema is not None:
-        engine = engine.execution_options(schema_translate_map={None: schema})
+        bound = engine.execution_options(schema_translate_map={None: schema})
+        return Store(engine=bound, url=url, schema=schema, base=engine)
     return Store(engine=engine, url=url, schema=schema)
