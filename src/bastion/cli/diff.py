@@ -6,7 +6,7 @@ import io
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,8 +16,10 @@ from rich.table import Table
 from bastion.cli.common import handle_errors, write_output
 from bastion.cli.history import StoreOption, open_configured
 from bastion.config import find_config, load_config
-from bastion.store.history_diff import RunDiff, diff_runs
-from bastion.store.history_types import FindingRecord
+
+if TYPE_CHECKING:
+    from bastion.store.history_diff import RunDiff
+    from bastion.store.history_types import FindingRecord
 
 
 class DiffFormat(str, Enum):
@@ -146,6 +148,8 @@ def diff_command(
     plus metric and artifact changes."""
     loaded = load_config(config if config is not None else find_config(Path.cwd()))
     history = open_configured(store, loaded)
+    from bastion.store.history_diff import diff_runs
+
     try:
         a = history.resolve(run_a, project=project, kind=kind)
         b = history.resolve(run_b, project=project, kind=kind)

@@ -25,12 +25,17 @@ from rich.table import Table
 from bastion.cli.common import handle_errors, stderr_console
 from bastion.config import LoadedConfig, find_config, load_config
 from bastion.core import Finding, ScanResult
-from bastion.errors import BastionError, MissingDependencyError
-from bastion.store.history_types import ArtifactRecord, MetricRecord, RunKind, RunRecord
+from bastion.errors import BastionError, MissingDependencyError, UsageError
 
 if TYPE_CHECKING:
     from bastion.store.history import HistoryStore
-    from bastion.store.history_config import StoreSettings
+    from bastion.store.history_types import ArtifactRecord, MetricRecord
+
+# NOTE: nothing from bastion.store is imported at module level: importing that package loads
+# SQLAlchemy, and every command imports this module; runs that are not saved must not pay.
+
+#: Run kinds (``bastion.store.history_types.RunKind`` values).
+RUN_KINDS: tuple[str, ...] = ("scan", "assess", "verify", "gateway", "posture")
 
 SaveOption = Annotated[
     bool | None,
@@ -67,10 +72,18 @@ def _loaded_for(target: Path) -> LoadedConfig | None:
         return None
 
 
-def project_name(target: Path, loaded: LoadedConfig | None, settings: StoreSettings) -> str:
+def configured_project(loaded: LoadedConfig | None) -> str | None:
+    """``[store] project`` of the policy, when it is a string."""
+    table = loaded.sections.get("store") if loaded is not None else None
+    value = table.get("project") if isinstance(table, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def project_name(target: Path, loaded: LoadedConfig | None) -> str:
     """``[store] project``, else the policy file's folder name, else the target's folder name."""
-    if settings.project:
-        return settings.project
+    configured = configured_project(loaded)
+    if configured:
+        return configured
     if loaded is not None and loaded.path is not None:
         return loaded.path.absolute().parent.name or "/"
     resolved = target.absolute()
@@ -90,7 +103,7 @@ def open_configured(store: str | None, loaded: LoadedConfig | None) -> HistorySt
 
 
 def record_run(
-    kind: RunKind,
+    kind: str,
     result: ScanResult,
     *,
     target: Path,
@@ -114,14 +127,15 @@ def record_run(
     try:
         from bastion.store.history import open_history
         from bastion.store.history_config import store_settings
+        from bastion.store.history_types import RunKind, RunRecord
 
         settings = store_settings(store, loaded)
         history = open_history(settings)
         try:
             run = RunRecord.from_result(
-                kind,
+                RunKind(kind),
                 result,
-                project=project_name(target, loaded, settings),
+                project=project_name(target, loaded),
                 target=str(target.absolute()),
                 verdict="passed" if passed else "failed",
                 exit_code=exit_code,
@@ -144,7 +158,7 @@ def record_run(
         err.print(f"[yellow]warning:[/yellow] run not saved: {escape(exc.diagnostics())}")
         return None
     if not quiet:
-        err.print(f"bastion: {kind.value} run {run_id} saved to the history ({settings.source})")
+        err.print(f"bastion: {kind} run {run_id} saved to the history ({settings.source})")
     return run_id
 
 
@@ -170,9 +184,11 @@ def record_verification(
         finished=datetime.now(timezone.utc),
         findings=tuple(sorted(problems, key=lambda f: f.sort_key())),
     )
+    from bastion.store.history_types import ArtifactRecord
+
     fmt = "model-folder" if path.is_dir() else "model-file"
     return record_run(
-        RunKind.VERIFY,
+        "verify",
         result,
         target=path,
         passed=passed,
@@ -196,7 +212,7 @@ class HistoryFormat(str, Enum):
 def history_command(
     project: Annotated[str | None, typer.Option(help="Only runs of this project.")] = None,
     kind: Annotated[
-        RunKind | None, typer.Option(help="Only runs of this kind.", case_sensitive=False)
+        str | None, typer.Option(help=f"Only runs of this kind ({', '.join(RUN_KINDS)}).")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="How many runs.")] = 20,
     fmt: Annotated[HistoryFormat, typer.Option("--format", "-f")] = HistoryFormat.TABLE,
@@ -206,10 +222,12 @@ def history_command(
     ] = None,
 ) -> None:
     """List saved runs, newest first (ids are what 'bastion diff' and 'bastion report' take)."""
+    if kind is not None and kind not in RUN_KINDS:
+        raise UsageError(f"--kind {kind!r}: one of {', '.join(RUN_KINDS)}")
     loaded = load_config(config if config is not None else find_config(Path.cwd()))
     history = open_configured(store, loaded)
     try:
-        runs = history.runs(project=project, kind=kind.value if kind else None, limit=limit)
+        runs = history.runs(project=project, kind=kind, limit=limit)
     finally:
         history.close()
     if fmt is HistoryFormat.JSON:

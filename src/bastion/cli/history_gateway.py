@@ -17,7 +17,7 @@ from bastion.cli.history import record_run, wants_save
 from bastion.config import LoadedConfig, load_config
 from bastion.core import Finding, ScanResult
 from bastion.errors import BastionError
-from bastion.store.history_types import MetricRecord, RunKind
+from bastion.store.history_types import MetricRecord
 
 
 def _counts(gateway_store: Any) -> list[MetricRecord]:
@@ -77,7 +77,7 @@ def record_gateway_audit(
         findings=tuple(findings),
     )
     return record_run(
-        RunKind.GATEWAY,
+        "gateway",
         result,
         target=config,
         passed=passed,

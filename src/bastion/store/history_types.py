@@ -1,7 +1,6 @@
 """The values the history store keeps: runs, and the findings, metrics and artifacts of each.
 
-This module imports no database code, so commands can build a :class:`RunRecord` (and decide
-not to save it) without paying for SQLAlchemy.
+Values only: no database code here (the store itself is :mod:`bastion.store.history`).
 
 >>> from datetime import datetime, timezone
 >>> from bastion.core import ScanResult
@@ -15,10 +14,6 @@ not to save it) without paying for SQLAlchemy.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +23,28 @@ from typing import Any
 from bastion import __version__
 from bastion.core import Finding, ScanResult, Severity
 from bastion.policy.model import Policy
+from bastion.posture.canonical import (
+    MAX_METRICS,
+    canonical_json,
+    flatten_numbers,
+    jsonable,
+    policy_digest,
+)
+
+__all__ = [
+    "MAX_METRICS",
+    "ArtifactRecord",
+    "FindingRecord",
+    "MetricRecord",
+    "RunKind",
+    "RunRecord",
+    "StoredRun",
+    "canonical_json",
+    "flatten_numbers",
+    "jsonable",
+    "metrics_from_findings",
+    "policy_digest",
+]
 
 
 class RunKind(str, Enum):
@@ -38,37 +55,6 @@ class RunKind(str, Enum):
     VERIFY = "verify"
     GATEWAY = "gateway"
     POSTURE = "posture"
-
-
-def canonical_json(value: object) -> str:
-    """Sorted keys, no insignificant white space, non-JSON values as strings: digest-stable."""
-    return json.dumps(
-        jsonable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-
-
-def jsonable(value: object) -> Any:
-    """A JSON-ready copy (tuples → lists, enums → values, non-finite floats → strings)."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [jsonable(v) for v in value]
-        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
-    if isinstance(value, Enum):
-        return jsonable(value.value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value))
-    return str(value)
-
-
-def policy_digest(policy: Policy) -> str:
-    """``sha256:…`` of the effective policy (where it was read from does not count)."""
-    data = dataclasses.asdict(dataclasses.replace(policy, source=None))
-    return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -240,10 +226,6 @@ class StoredRun:
         }
 
 
-#: Most metrics taken from one run (a finding with a runaway property dict cannot flood it).
-MAX_METRICS = 10_000
-
-
 def metrics_from_findings(findings: Iterable[Finding]) -> tuple[MetricRecord, ...]:
     """Numbers assessment findings carry: ``properties["metrics"]`` (and ``["thresholds"]``).
 
@@ -262,27 +244,3 @@ def metrics_from_findings(findings: Iterable[Finding]) -> tuple[MetricRecord, ..
             if name not in found and len(found) < MAX_METRICS:
                 found[name] = MetricRecord(name, number, thresholds.get(key))
     return tuple(found[k] for k in sorted(found))
-
-
-def flatten_numbers(
-    value: Mapping[str, Any], prefix: str = "", depth: int = 0
-) -> Iterable[tuple[str, float]]:
-    """``(path, number)`` for every finite number in a nested mapping (lists by index)."""
-    if depth > 8:
-        return
-    for key, item in value.items():
-        name = f"{prefix}/{key}" if prefix else str(key)
-        yield from _numbers(item, name, depth)
-
-
-def _numbers(item: object, name: str, depth: int) -> Iterable[tuple[str, float]]:
-    if isinstance(item, bool):
-        return
-    if isinstance(item, int | float):
-        if math.isfinite(item):
-            yield name, float(item)
-    elif isinstance(item, Mapping):
-        yield from flatten_numbers(item, name, depth + 1)
-    elif isinstance(item, list | tuple) and depth <= 8:
-        for index, element in enumerate(item[:1000]):
-            yield from _numbers(element, f"{name}/{index}", depth + 1)
