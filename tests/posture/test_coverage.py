@@ -49,7 +49,9 @@ RMF_SIZES = {
 def test_catalogs_are_complete() -> None:
     ml = load_standard("owasp-ml")
     assert [i.id for i in ml.items] == [f"ML{n:02d}:2023" for n in range(1, 11)]
-    assert ml.item("ML06:2023") is not None and ml.item("ML06:2023").name == "AI Supply Chain Attacks"
+    assert (
+        ml.item("ML06:2023") is not None and ml.item("ML06:2023").name == "AI Supply Chain Attacks"
+    )
     llm = load_standard("owasp-llm")
     assert [i.id for i in llm.items] == [f"LLM{n:02d}:2025" for n in range(1, 11)]
     assert llm.items[9].name == "Unbounded Consumption"
@@ -85,7 +87,9 @@ def test_covered_items_are_derived_from_the_registry(standard: str) -> None:
     assert covered == _independent_coverage(registry, standard)
     for entry in report.items:
         for rule_id in entry.rules:
-            assert entry.item.id in references_of(registry.rule(rule_id).references, report.standard)
+            assert entry.item.id in references_of(
+                registry.rule(rule_id).references, report.standard
+            )
     for entry in report.items:  # every honest gap says why, in its own words
         if entry.status is Status.GAP:
             assert entry.item.gap and len(entry.item.gap) > 20, entry.item.id
@@ -137,7 +141,10 @@ def test_findings_per_item_and_statuses() -> None:
     )
     assert posture_run.item("AML.T0059").status is Status.CLEAN
     unknown = ObservedFinding("BST-GONE-001", Severity.LOW, "x", "old rule")
-    assert build_coverage(load_standard("atlas"), registry, [unknown], target="p").findings_unmapped == 1
+    assert (
+        build_coverage(load_standard("atlas"), registry, [unknown], target="p").findings_unmapped
+        == 1
+    )
     markdown = render_markdown(report)
     assert "## What bastion cannot check" in markdown and "AML.T0010.000 Hardware" in markdown
     assert "&lt;script&gt;" in markdown and "<script>" not in markdown

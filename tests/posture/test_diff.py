@@ -21,7 +21,9 @@ from tests.posture.conftest import Backend
 from tests.posture.helpers import make_project, malicious_pickle, run
 
 
-def _f(fp: str, sev: Severity = Severity.HIGH, msg: str = "m", line: int | None = None) -> FindingRecord:
+def _f(
+    fp: str, sev: Severity = Severity.HIGH, msg: str = "m", line: int | None = None
+) -> FindingRecord:
     return FindingRecord(fp, "BST-X-001", sev, "a.py", msg, line=line)
 
 

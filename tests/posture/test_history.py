@@ -53,7 +53,9 @@ def test_record_and_read_back(backend: Backend) -> None:
         assert history.findings(first) == (finding,)
         assert history.findings(first)[0].properties == {"offset": 12, "nested": {"a": [1, 2]}}
         assert history.metrics(first)[0].threshold == 0.4
-        assert history.artifacts(first) == (ArtifactRecord("models/m.pt", "pytorch-zip", "sha256:ab"),)
+        assert history.artifacts(first) == (
+            ArtifactRecord("models/m.pt", "pytorch-zip", "sha256:ab"),
+        )
         assert [r.id for r in history.runs()] == [third, second, first]
         assert [r.id for r in history.runs(project="alpha")] == [second, first]
         assert [r.id for r in history.runs(kind="scan")] == [third, first]
@@ -115,7 +117,7 @@ def test_store_settings_precedence(tmp_path: Path, isolated_env: Path) -> None:
 
 def test_bad_store_table_names_the_file(tmp_path: Path) -> None:
     make_project(tmp_path / "p")
-    (tmp_path / "p" / "bastion.toml").write_text('[store]\nurl = 5\n')
+    (tmp_path / "p" / "bastion.toml").write_text("[store]\nurl = 5\n")
     code, output = run("history", "--config", tmp_path / "p" / "bastion.toml")
     assert code == 2 and "bastion.toml" in output and "store.url" in output
 
@@ -202,7 +204,9 @@ def test_history_errors_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "does not exist" in output
 
 
-def test_verify_run_is_saved(tmp_path: Path, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_run_is_saved(
+    tmp_path: Path, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     backend.use(monkeypatch)
     model = tmp_path / "model"
     model.mkdir()

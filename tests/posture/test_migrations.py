@@ -167,7 +167,9 @@ def test_failed_step_leaves_the_old_version(
         migrations.migrate(store)
     assert current_version(store) == 1  # the half-done upgrade was rolled back
     with store.engine.connect() as conn:
-        columns = {c["name"] for c in inspect(conn).get_columns("history_runs", schema=backend.schema)}
+        columns = {
+            c["name"] for c in inspect(conn).get_columns("history_runs", schema=backend.schema)
+        }
     assert "finding_count" not in columns
     store.dispose()
     monkeypatch.undo()

@@ -16,7 +16,7 @@ from bastion.posture.collect import Observation
 from bastion.posture.compare import compare, metric_deviation
 from bastion.posture.config import PostureSettings
 from bastion.posture.model import AcceptedFinding, Posture
-from bastion.store.history_types import MetricRecord, RunKind, RunRecord
+from bastion.store.history_types import RunKind, RunRecord
 from tests.posture.conftest import Backend
 from tests.posture.helpers import make_project, malicious_pickle, run, safetensors_bytes
 
@@ -65,7 +65,9 @@ def test_malicious_model_is_named(project: Path, marker_dir: Path) -> None:
     assert code == 1
     new = _by_rule(report, "BST-POS-001")
     assert new and new[0]["severity"] == "critical" and new[0]["category"] == "models"
-    assert "new BST-PKL-001" in new[0]["message"] and new[0]["location"]["path"] == "models/helper.pkl"
+    assert (
+        "new BST-PKL-001" in new[0]["message"] and new[0]["location"]["path"] == "models/helper.pkl"
+    )
     assert "CWE-502" in new[0]["references"]["cwe"]  # the original rule's references are kept
     unsigned = _by_rule(report, "BST-POS-004")
     assert unsigned and unsigned[0]["location"]["path"] == "models/helper.pkl"
@@ -236,10 +238,17 @@ def test_metrics_from_the_latest_assess_run(
             properties={"metrics": {"robust_accuracy": {"0.03": value}}},
         )  # fmt: skip
         history = backend.open()
+        result = ScanResult(str(root), now, now, findings=(finding,))
         history.record(
-            RunRecord.from_result(RunKind.ASSESS, ScanResult(str(root), now, now, findings=(finding,)),
-                                  project="proj", target=str(root), verdict="passed", exit_code=0)
-        )  # fmt: skip
+            RunRecord.from_result(
+                RunKind.ASSESS,
+                result,
+                project="proj",
+                target=str(root),
+                verdict="passed",
+                exit_code=0,
+            )
+        )
         history.close()
 
     assess(0.61)
@@ -271,14 +280,20 @@ def test_metrics_from_the_latest_assess_run(
 
 def test_gateway_configuration(project: Path) -> None:
     policy = project / "bastion.toml"
-    policy.write_text('fail_on = "high"\n[gateway]\ninstance = "gw"\n[gateway.limits]\nrate = "10/second"\n')
+    policy.write_text(
+        'fail_on = "high"\n[gateway]\ninstance = "gw"\n[gateway.limits]\nrate = "10/second"\n'
+    )
     code, report = _check(project)
     assert code == 1 and _rules(report) == ["BST-POS-013"]
     assert "was added" in report["findings"][0]["message"]
     assert run("baseline", "set", project)[0] == 0
-    policy.write_text('fail_on = "high"\n[gateway.limits]\nrate = "10/second"\n[gateway]\ninstance = "gw"\n')
+    policy.write_text(
+        'fail_on = "high"\n[gateway.limits]\nrate = "10/second"\n[gateway]\ninstance = "gw"\n'
+    )
     assert _check(project)[0] == 0  # same table, other order: same canonical digest
-    policy.write_text('fail_on = "high"\n[gateway]\ninstance = "gw"\n[gateway.limits]\nrate = "1000/second"\n')
+    policy.write_text(
+        'fail_on = "high"\n[gateway]\ninstance = "gw"\n[gateway.limits]\nrate = "1000/second"\n'
+    )
     code, report = _check(project)
     assert code == 1 and "changed" in report["findings"][0]["message"]
 
@@ -387,6 +402,10 @@ def test_posture_needs_no_database(tmp_path: Path) -> None:
     )
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("BASTION_STORE")}
     done = subprocess.run(
-        [sys.executable, "-c", code, str(root)], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-c", code, str(root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
