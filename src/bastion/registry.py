@@ -57,7 +57,11 @@ BUILTIN_ANALYZERS: tuple[str, ...] = (
 )
 
 #: Extra modules whose ``RULES`` tuple adds rules without an analyzer (engine-level rules).
-BUILTIN_RULE_MODULES: tuple[str, ...] = ("bastion.integrity.rules", "bastion.gateway.rules")
+BUILTIN_RULE_MODULES: tuple[str, ...] = (
+    "bastion.integrity.rules",
+    "bastion.gateway.rules",
+    "bastion.posture.rules",
+)
 
 ENTRY_POINT_GROUP = "bastion.analyzers"
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from bastion.cli.common import handle_errors
+from bastion.cli.history import SaveOption, StoreOption
 from bastion.core import ExitCode
 from bastion.errors import UsageError
 
@@ -45,12 +47,16 @@ def verify(
         typer.Option("--public-key", help="Trusted checkpoint key (PEM); repeatable."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    save: SaveOption = None,
+    history_store: StoreOption = None,
 ) -> None:
     """Recompute every hash chain from genesis; exit 1 if any record was edited, deleted,
     inserted or reordered, or a checkpoint does not verify."""
+    from bastion.cli.history_gateway import record_gateway_audit
     from bastion.gateway.audit.checkpoint import load_public_key
     from bastion.gateway.audit.verify import findings, verify_all, verify_log
 
+    started = datetime.now(timezone.utc)
     settings, store = _open(config)
     keys = [load_public_key(p) for p in (public_key or ())]
     if not keys and settings.audit.checkpoint_key is not None:
@@ -94,6 +100,10 @@ def verify(
                 typer.echo(f"  {finding.rule_id}: {finding.message}")
         if not reports:
             typer.echo("no audit records")
+    problems = [f for r in reports for f in findings(r)]
+    record_gateway_audit(
+        config, store, reports, problems, started=started, save=save, store=history_store
+    )
     raise typer.Exit(int(ExitCode.OK if ok else ExitCode.POLICY_FAILED))
 
 

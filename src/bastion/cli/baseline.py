@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bastion.cli.common import handle_errors, stderr_console, write_output
+from bastion.cli.posture import baseline_set, baseline_show
 from bastion.cli.scan import scan_options
 from bastion.config import find_config, load_config
 from bastion.errors import UsageError
@@ -16,7 +17,12 @@ from bastion.policy.evaluate import evaluate
 from bastion.registry import default_registry
 from bastion.scan.engine import scan
 
-app = typer.Typer(help="Finding baselines (accept existing findings, block new ones).")
+app = typer.Typer(
+    help="Finding baselines (create: accept existing findings, block new ones) and posture "
+    "baselines (set/show: the accepted posture 'bastion posture check' compares against)."
+)
+app.command("set")(baseline_set)
+app.command("show")(baseline_show)
 
 
 @app.command("create")

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bastion.cli.common import EXIT_CODES_HELP, handle_errors, write_output
+from bastion.cli.history import SaveOption, StoreOption, record_verification
 from bastion.cli.sign import err_console, hashing_options, human_bytes, parse_datasets, progress_for
 from bastion.config import find_config, load_config
 from bastion.core import ExitCode, ScanResult, Severity
@@ -140,6 +141,8 @@ def verify_command(
         OutputFormat, typer.Option("--format", "-f", help="table, json or sarif.")
     ] = OutputFormat.TABLE,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Report file.")] = None,
+    save: SaveOption = None,
+    store: StoreOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Verify a model: signature, every file's digest, and optionally its attestation chain.
@@ -170,6 +173,11 @@ def verify_command(
             _print_decision(console, decision)
         else:
             _report(path, list(decision.problems), fmt, output, started)
+        record_verification(
+            path, [p.finding() for p in decision.problems], passed=decision.allowed,
+            started=started, model_digest=decision.model_digest, signer=decision.signer,
+            save=save, store=store, mode="deployment-gate", quiet=quiet,
+        )  # fmt: skip
         raise typer.Exit(int(ExitCode.OK if decision.allowed else ExitCode.POLICY_FAILED))
     trust = Trust(
         keys=tuple(key or ()),
@@ -211,6 +219,12 @@ def verify_command(
         raise UsageError("--data, --lockfile and --source-commit need --attestation")
     if fmt is not OutputFormat.TABLE:
         _report(path, problems, fmt, output, started)
+    record_verification(
+        path, [p.finding() for p in problems], passed=not problems, started=started,
+        model_digest=result.model_digest if result is not None and result.verified else None,
+        signer=result.signer if result is not None else None, save=save, store=store,
+        quiet=quiet,
+    )  # fmt: skip
     sys.stdout.flush()
     raise typer.Exit(int(ExitCode.POLICY_FAILED if problems else ExitCode.OK))
 
