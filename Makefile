@@ -43,8 +43,10 @@ unit: dev
 ## test: the whole suite, as CI runs it
 test: lint typecheck unit
 
+## bench: model-scanner efficacy and speed against picklescan, ModelScan, fickling, ModelAudit
 bench: dev
-	$(BIN)/python bench/scan_models.py
+	$(BIN)/python bench/efficacy.py
+	$(BIN)/python bench/scan_speed.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache examples/models

@@ -14,6 +14,7 @@ import base64
 import copy
 import io
 import json
+import logging
 import marshal
 import os
 import warnings
@@ -30,9 +31,16 @@ Json = dict[str, Any]
 @contextmanager
 def _quiet() -> Iterator[None]:
     os.environ.setdefault("KERAS_BACKEND", "torch")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+    # Keras logs a "legacy HDF5" notice through absl for every .h5 it saves: on purpose here.
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        absl.setLevel(level)
 
 
 def _functional() -> Any:
