@@ -34,7 +34,10 @@ async def test_gateway_on_postgres(settings_factory: Any) -> None:
             auditor = h.key("auditor")
             verified = await h.client.get("/audit/verify", headers=h.auth(auditor))
             assert verified.json()["ok"] is True and verified.json()["records"] >= 7
-        report = verify_log(h.gateway.store, "test")
+        try:
+            report = verify_log(h.gateway.store, "test")
+        finally:
+            h.gateway.store.store.dispose()
         assert report.ok and report.records >= 8
     finally:
         from bastion.store import open_store
