@@ -11,8 +11,12 @@ from bastion.cli import (
     baseline,
     bom,
     db,
+    diff,
+    history,
     keygen,
     keys,
+    posture,
+    report,
     rules,
     scan,
     serve,
@@ -58,6 +62,10 @@ app.command("sign", help=sign.sign_command.__doc__)(sign.sign_command)
 app.command("verify", help=verify.verify_command.__doc__)(verify.verify_command)
 app.command("attest", help=attest.attest_command.__doc__)(attest.attest_command)
 app.command("bom", help=bom.bom_command.__doc__)(bom.bom_command)
+app.command("history", help=history.history_command.__doc__)(history.history_command)
+app.command("diff", help=diff.diff_command.__doc__)(diff.diff_command)
+app.add_typer(posture.app, name="posture")
+app.command("report", help=report.report_command.__doc__)(report.report_command)
 
 
 def main() -> None:

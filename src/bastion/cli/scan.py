@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bastion.cli.common import EXIT_CODES_HELP, handle_errors, stderr_console, write_output
+from bastion.cli.history import SaveOption, StoreOption, record_run
 from bastion.config import find_config, load_config
 from bastion.core import Severity
 from bastion.errors import UsageError
@@ -170,6 +171,8 @@ def scan_command(
             "'bastion db update' folder (default: that command's cache)."
         ),
     ] = None,
+    save: SaveOption = None,
+    store: StoreOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -213,6 +216,10 @@ def scan_command(
                 f"bastion: {len(verdict.findings)} finding(s), {len(result.skipped)} skipped; "
                 f"gate {state}; report written to {output}"
             )
+    record_run(
+        "scan", result, target=path, passed=verdict.passed, exit_code=int(verdict.exit_code),
+        save=save, store=store, loaded=loaded, findings=verdict.findings, quiet=quiet,
+    )  # fmt: skip
     sys.stdout.flush()
     raise typer.Exit(int(verdict.exit_code))
 
