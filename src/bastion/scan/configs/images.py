@@ -30,7 +30,7 @@ class Pin(str, Enum):
 
 
 _DIGEST = re.compile(r"@[A-Za-z0-9_+.-]+:[0-9a-fA-F]{32,}$")
-_TEMPLATE_MARKS = ("$", "{{", "}}", "<", ">", PLACEHOLDER)
+_TEMPLATE_MARKS = ("$", "{", "}", "<", ">", "%", PLACEHOLDER)
 
 
 def pin_of(reference: str) -> Pin:

@@ -111,7 +111,8 @@ def secret_strength(name: str, value: str) -> Strength | None:
     """
     if not is_literal(value) or "://" in value:
         return None  # credentials inside URLs are the secrets analyzer's (BST-SEC) finding
-    if find_secrets(value, kind=TextKind.PROSE):
+    # NOTE: every token format the detectors know is at least 16 characters long.
+    if len(value) >= 16 and find_secrets(value, kind=TextKind.PROSE):
         return Strength.STRONG
     kind = name_kind(name)
     if kind is None:
