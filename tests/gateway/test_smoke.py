@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import httpx
 import pytest
+from typer.testing import CliRunner
 
+from bastion.cli.app import app as cli
 from bastion.gateway.audit.verify import verify_log
 from tests.gateway.helpers import LABELS, harness, infer_body
 
@@ -86,3 +90,22 @@ async def test_metrics_and_openapi(settings_factory: Any) -> None:
         infer = doc["paths"]["/v2/models/{model}/infer"]["post"]
         assert infer["x-bastion-permission"] == "models:infer"
         assert doc["paths"]["/healthz"]["get"]["security"] == []
+
+
+async def test_denials_and_detections_as_findings(settings_factory: Any) -> None:
+    settings = settings_factory(tables={"anomaly": {"max_addresses": 1}})
+    async with harness(settings) as h:
+        await h.client.get("/v2/models")
+        token = h.key("predictor")
+        await h.client.get("/admin/keys", headers=h.auth(token))
+        for ip in ("10.0.0.2", "10.0.0.3"):
+            transport = httpx.ASGITransport(app=h.app, client=(ip, 1))
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+                await client.get("/v2/models", headers=h.auth(token))
+    result = CliRunner().invoke(
+        cli, ["audit", "findings", "--config", str(settings.policy_file), "--format", "sarif"]
+    )
+    assert result.exit_code == 0, result.output
+    sarif = json.loads(result.stdout)
+    rules = {r["ruleId"] for run in sarif["runs"] for r in run["results"]}
+    assert {"BST-GW-001", "BST-GW-004", "BST-GW-012"} <= rules

@@ -107,6 +107,46 @@ def verify(
     raise typer.Exit(int(ExitCode.OK if ok else ExitCode.POLICY_FAILED))
 
 
+@app.command("findings")
+@handle_errors
+def findings_command(
+    config: ConfigOption,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json, sarif or table.")] = "json",
+    log_id: Annotated[str | None, typer.Option("--log-id", help="Default: the instance.")] = None,
+    last: Annotated[
+        int, typer.Option("--last", min=1, help="Look at this many recent records.")
+    ] = 10_000,
+) -> None:
+    """Report the gateway's denials and detections as findings (BST-GW rules), in the same
+    formats as ``bastion scan``."""
+    from rich.console import Console
+
+    from bastion.gateway.findings import findings_result
+    from bastion.policy.evaluate import evaluate
+    from bastion.registry import default_registry
+    from bastion.report import OutputFormat, ReportInput, reporter_for
+    from bastion.report.console import print_report
+
+    if fmt not in ("json", "sarif", "table"):
+        raise UsageError("--format must be json, sarif or table")
+    settings, store = _open(config)
+    name = log_id or settings.instance
+    rows = list(reversed(store.audit_rows(name, limit=last, descending=True)))
+    result = findings_result((row.data() for row in rows), name)
+    report = ReportInput(result, evaluate(result, settings_policy(config)), default_registry())
+    if fmt == "table":
+        print_report(report, Console())
+        return
+    typer.echo(reporter_for(OutputFormat(fmt)).render(report), nl=False)
+
+
+def settings_policy(config: Path) -> Any:
+    """The scan policy of the same file (thresholds for the verdict)."""
+    from bastion.config import load_config
+
+    return load_config(config).policy
+
+
 @app.command("tail")
 @handle_errors
 def tail(
