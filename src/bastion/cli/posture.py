@@ -96,7 +96,9 @@ def _observe(
     metrics_source: str | None,
 ) -> Observation:
     from bastion.posture.collect import observe
+    from bastion.scan.deps.vulndb import prepare_database
 
+    prepare_database(loaded.policy.vuln_db)  # as bastion scan: index a raw export once, early
     return observe(
         path,
         scan_options(loaded.policy),

@@ -19,6 +19,7 @@ from bastion.policy.evaluate import evaluate
 from bastion.registry import Registry, default_registry
 from bastion.report.coverage import CoverageReport, ObservedFinding, build_coverage, render_markdown
 from bastion.scan.code.suppress import InlineSuppressor
+from bastion.scan.deps.vulndb import prepare_database
 from bastion.scan.engine import scan
 from bastion.standards import load_standard
 
@@ -43,6 +44,7 @@ class CoverageFormat(str, Enum):
 
 def _from_path(path: Path, config: Path | None, registry: Registry, std: str) -> CoverageReport:
     loaded = load_config(config if config is not None else find_config(path))
+    prepare_database(loaded.policy.vuln_db)  # as bastion scan: index a raw export once, early
     result = scan(path, scan_options(loaded.policy), registry=registry)
     verdict = evaluate(
         result, loaded.policy, suppressors=(InlineSuppressor(path, loaded.policy.limits),)
