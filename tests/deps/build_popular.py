@@ -6,7 +6,9 @@ The input is a tab-separated list with a header and the columns ``name`` and
 ``rank_among_15000_most_downloaded`` (empty for packages outside the 15,000 most downloaded).
 
 * ``TARGETS``: the hand-picked ML, data and ML-infrastructure packages below that are among the
-  15,000 most downloaded, most downloaded first (what typosquatters imitate).
+  15,000 most downloaded, most downloaded first (what typosquatters imitate). NVIDIA's CUDA
+  wheels (``nvidia-*-cu12``) are left out: NVIDIA itself publishes dozens of near-identical
+  names (``-cu11``, ``-cu115``, ``cublasmp``…), which would all look like squats.
 * ``LEGITIMATE_NEIGHBOURS``: every other top-15,000 name the matcher would take for a squat of a
   target (``scapy`` next to ``scipy``, ``panda`` next to ``pandas``): popular in its own right,
   so never flagged. Known confusions (``sklearn``…) are reported whatever their rank.
@@ -43,8 +45,7 @@ netcdf4 xarray pyspark koalas findspark great-expectations pandera pydantic tqdm
 jupyterlab notebook ipykernel ipywidgets nbformat nbconvert papermill faiss-cpu faiss-gpu
 chromadb pinecone-client pinecone weaviate-client qdrant-client pymilvus annoy hnswlib rapidfuzz
 fuzzywuzzy jieba transformers-stream-generator auto-gptq llama-cpp-python ctransformers
-torch-geometric torch-scatter dgl mxnet paddlepaddle cupy-cuda12x nvidia-cudnn-cu12
-nvidia-cublas-cu12 nvidia-cuda-runtime-cu12 nvidia-nccl-cu12 pycocotools ultralytics mmcv mmdet
+torch-geometric torch-scatter dgl mxnet paddlepaddle cupy-cuda12x pycocotools ultralytics mmcv mmdet
 segment-anything open-clip-torch ftfy regex protobuf grpcio absl-py ml-dtypes flatbuffers gast
 astunparse opt-einsum wrapt termcolor libclang h5netcdf openpyxl xlrd xlsxwriter pyxlsb
 fastparquet sqlalchemy duckdb psycopg2 psycopg2-binary pymongo redis boto3 s3fs gcsfs adlfs
@@ -112,11 +113,12 @@ def main(tsv: Path) -> None:
         "downloaded, most downloaded first, and the "
         f"{len(neighbours)} other top-15,000 names that sit close\n"
         'to one of them (popular in their own right, so never reported as squats).\n"""\n\n'
+        "# fmt: off\n"
         "TARGETS: tuple[str, ...] = (\n"
         f"{_format(targets, 4)}\n)\n"
         "TARGET_SET: frozenset[str] = frozenset(TARGETS)\n"
         "LEGITIMATE_NEIGHBOURS: frozenset[str] = frozenset(\n    {\n"
-        f"{_format(neighbours, 8)}\n    }}\n)\n",
+        f"{_format(neighbours, 8)}\n    }}\n)\n# fmt: on\n",
         encoding="utf-8",
     )
     print(f"{len(targets)} targets, {len(neighbours)} neighbours; not ranked: {missing}")

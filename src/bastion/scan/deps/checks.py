@@ -25,6 +25,7 @@ from bastion.scan.deps.indexes import (
 from bastion.scan.deps.issues import DepIssue
 from bastion.scan.deps.lockfiles import Dependency, Lockfile
 from bastion.scan.deps.osv import sort_ids
+from bastion.scan.deps.osv_export import VulnDbError
 from bastion.scan.deps.pins import (
     SIBLING_LOCKS,
     development_file,
@@ -232,11 +233,14 @@ def vulnerability_issues(parsed: ParsedFile, choice: DatabaseChoice) -> list[Dep
             )
         ]
     note = database.describe()
-    issues = [
-        _hit_issue(dep, hit, note)
-        for dep, version in pinned
-        for hit in find_vulnerabilities(database, dep.name, version)
-    ]
+    try:
+        issues = [
+            _hit_issue(dep, hit, note)
+            for dep, version in pinned
+            for hit in find_vulnerabilities(database, dep.name, version)
+        ]
+    except VulnDbError as exc:
+        return vulnerability_issues(parsed, DatabaseChoice(None, str(exc)))
     issues.append(
         DepIssue(
             VULN_DB_USED,

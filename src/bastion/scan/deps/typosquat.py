@@ -168,6 +168,13 @@ def match_target(name: str, target: str) -> Typosquat | None:
             return Typosquat(name, target, "edit", "swaps two adjacent letters of it")
         return None
     distance = osa_distance(name, target, limit)
+    # NOTE: squats keep the start of the name people recognize ("matiplotlib", "setuptls"); a
+    # different first letter ("lumpy"/"numpy") or start ("miniconfig"/"gin-config") is most
+    # often another word, so those need a closer match than an edit count gives.
+    if distance == 1 and len(name) == len(target) and name[0] != target[0]:
+        return None
+    if distance == 2 and name[:2] != target[:2]:
+        return None
     if distance <= limit:
         plural = "s" if distance > 1 else ""
         return Typosquat(name, target, "edit", f"is {distance} edit{plural} away from it")

@@ -68,7 +68,10 @@ class VulnDatabase:
         for position in self._index.packages.get(name, ()):
             advisory = self._decoded.get(position)
             if advisory is None:
-                advisory = Advisory.from_json(self._index.advisories[position])
+                try:
+                    advisory = Advisory.from_json(json.loads(self._index.advisories[position]))
+                except (ValueError, TypeError, KeyError) as exc:
+                    raise VulnDbError(f"{self.location}: damaged advisory entry ({exc})") from exc
                 self._decoded[position] = advisory
             found.append(advisory)
         return tuple(found)
