@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.version import Version
 
 from bastion.core import Severity
 from bastion.scan.deps.cvss import base_score_v2, base_score_v3, severity_from_vector
@@ -249,3 +253,31 @@ class TestCvss:
         assert severity_from_vector(v4_dos) is Severity.MEDIUM
         assert severity_from_vector("CVSS:3.1/AV:N") is None
         assert base_score_v3("CVSS:3.1/AV:Q/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H") is None
+
+
+_POOL = sorted(
+    {f"{a}.{b}.{c}" for a in range(3) for b in range(3) for c in range(3)}
+    | {"1.0.0rc1", "1.0.0.post1", "2.1.0.dev3", "1!0.1"},
+    key=Version,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cuts=st.lists(st.sampled_from(_POOL), min_size=1, max_size=6, unique=True),
+    shuffle=st.randoms(use_true_random=False),
+)
+def test_ranges_match_an_interval_model(cuts: list[str], shuffle: random.Random) -> None:
+    """Alternating introduced/fixed events, in any order, mean half-open intervals."""
+    ordered = sorted(cuts, key=Version)
+    events = [{"introduced" if i % 2 == 0 else "fixed": v} for i, v in enumerate(ordered)]
+    shuffle.shuffle(events)
+    advisory = _synthetic(events)
+    intervals = [
+        (Version(ordered[i]), Version(ordered[i + 1]) if i + 1 < len(ordered) else None)
+        for i in range(0, len(ordered), 2)
+    ]
+    for version in _POOL:
+        v = Version(version)
+        expected = any(lo <= v and (hi is None or v < hi) for lo, hi in intervals)
+        assert _affected(advisory, version) == expected, (version, ordered)
