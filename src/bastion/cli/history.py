@@ -238,22 +238,23 @@ def history_command(
         console.print(f"no runs in {escape(history.display_url)}")
         return
     table = Table(title=f"bastion history ({escape(history.display_url)})", title_justify="left")
-    for name in ("id", "kind", "project", "started (UTC)", "verdict", "exit", "findings"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("target", overflow="fold")
-    for run in runs:
-        worst = f" (max {run.max_severity})" if run.max_severity else ""
-        verdict = (
-            "[green]passed[/green]" if run.verdict == "passed" else f"[red]{run.verdict}[/red]"
+    for name in ("id", "kind", "project", "started (UTC)", "verdict", "findings"):
+        table.add_column(
+            name, no_wrap=name != "project", min_width=7 if name == "project" else None
         )
+    wide = console.width >= 120  # the target only fits a wide terminal (always in --format json)
+    if wide:
+        table.add_column("target", overflow="fold", ratio=1)
+    for run in runs:
+        worst = f", max {run.max_severity}" if run.max_severity else ""
+        style = "green" if run.verdict == "passed" else "red"
         table.add_row(
             str(run.id),
             run.kind,
             escape(run.project),
-            run.started[:19].replace("T", " "),
-            verdict,
-            str(run.exit_code),
+            run.started[:16].replace("T", " "),
+            f"[{style}]{run.verdict}[/{style}] ({run.exit_code})",
             f"{run.finding_count}{worst}",
-            escape(run.target),
+            *([escape(run.target)] if wide else []),
         )
     console.print(table)

@@ -164,7 +164,7 @@ def baseline_set(
     err.print(
         f"posture of {escape(name)}: {len(posture.findings)} finding(s), {len(posture.models)} "
         f"model(s), {len(posture.datasets)} dataset(s), {len(posture.dependencies)} "
-        f"dependenc(ies), {len(posture.metrics)} metric(s), gateway config "
+        f"dependencies, {len(posture.metrics)} metric(s), gateway config "
         f"{'recorded' if posture.gateway_digest else 'absent'}; written to {escape(str(target))}"
         f"{stored}"
     )
@@ -239,7 +239,7 @@ def baseline_show(
     console.print(f"  {len(posture.findings)} accepted finding(s)")
     for entry in (*posture.models, *posture.datasets):
         console.print(f"  {escape(entry.name)}: {entry.digest}")
-    console.print(f"  {len(posture.dependencies)} dependenc(ies)")
+    console.print(f"  {len(posture.dependencies)} dependencies")
     for metric in posture.metrics:
         console.print(f"  metric {escape(metric.name)} = {metric.value:.6g}")
     console.print(f"  gateway config digest: {posture.gateway_digest or 'none'}")
