@@ -80,6 +80,7 @@ class _Deviations:
     def add(
         self, rule: Rule, where: Location, message: str, evidence: str, **props: object
     ) -> None:
+        """Add one deviation of ``rule``."""
         self.items.append(rule.finding(where, message, evidence=evidence, properties=props))
 
 

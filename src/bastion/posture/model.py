@@ -207,21 +207,25 @@ class _Reader:
         self.source = source
 
     def fail(self, where: str, problem: str) -> PostureFileError:
+        """An error naming the file and the field."""
         return PostureFileError(self.source, f"{where}: {problem}")
 
     def text(self, data: dict[str, Any], key: str, where: str = "") -> str:
+        """A required string field."""
         value = data.get(key)
         if not isinstance(value, str):
             raise self.fail(f"{where}{key}", "must be a string")
         return value
 
     def optional_text(self, data: dict[str, Any], key: str, where: str = "") -> str | None:
+        """A string field or null."""
         value = data.get(key)
         if value is not None and not isinstance(value, str):
             raise self.fail(f"{where}{key}", "must be a string or null")
         return value
 
     def number(self, data: dict[str, Any], key: str, where: str, optional: bool = False) -> Any:
+        """A number field (floats and integers; booleans refused)."""
         value = data.get(key)
         if value is None and optional:
             return None
@@ -232,6 +236,7 @@ class _Reader:
     def items(
         self, data: dict[str, Any], key: str, read: Callable[[dict[str, Any], str], T]
     ) -> tuple[T, ...]:
+        """A list field whose objects ``read`` validates."""
         value = data.get(key, [])
         if not isinstance(value, list):
             raise self.fail(key, "must be a list")
@@ -244,6 +249,7 @@ class _Reader:
         return tuple(out)
 
     def finding(self, item: dict[str, Any], where: str) -> AcceptedFinding:
+        """One accepted finding."""
         try:
             severity = Severity.parse(self.text(item, "severity", where))
         except ValueError as exc:
@@ -258,6 +264,7 @@ class _Reader:
         )
 
     def digest(self, item: dict[str, Any], where: str) -> DigestEntry:
+        """One model or dataset digest."""
         return DigestEntry(
             name=self.text(item, "name", where),
             path=self.text(item, "path", where),
@@ -267,6 +274,7 @@ class _Reader:
         )
 
     def dependency(self, item: dict[str, Any], where: str) -> DependencyEntry:
+        """One dependency."""
         line = item.get("line")
         if line is not None and (isinstance(line, bool) or not isinstance(line, int)):
             raise self.fail(f"{where}line", "must be an integer")
@@ -279,6 +287,7 @@ class _Reader:
         )
 
     def metric(self, item: dict[str, Any], where: str) -> MetricEntry:
+        """One metric."""
         return MetricEntry(
             name=self.text(item, "name", where),
             value=self.number(item, "value", where),
