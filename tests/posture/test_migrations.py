@@ -179,3 +179,20 @@ def test_failed_step_leaves_the_old_version(
 def test_unknown_target_version() -> None:
     with pytest.raises(StoreError, match="no schema version 7"):
         migrate(open_store("sqlite://"), target=7)
+
+
+def test_concurrent_openers_upgrade_once(backend: Backend) -> None:
+    """Two processes opening an empty database at once: one upgrades, the other waits."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stores = [open_store(backend.url, schema=backend.schema) for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            results = list(pool.map(migrate, stores))
+        assert sorted(results) == [(0, LATEST), (LATEST, LATEST), (LATEST, LATEST)]
+        with stores[0].connect() as conn:
+            versions = conn.execute(select(version_table.c.version)).scalars().all()
+        assert sorted(versions) == list(range(1, LATEST + 1))
+    finally:
+        for store in stores:
+            store.dispose()
