@@ -232,3 +232,10 @@ def test_inline_code_is_never_run(tmp_path: Path, marker_dir: Path) -> None:
     )
     result = scan_files(tmp_path, {"pipeline.yaml": ir_spec(source=source)})
     assert "BST-KFP-005" in {f.rule_id for f in result.findings}
+
+
+def test_kfp_001_negative() -> None:
+    safe = ARGO.replace(
+        "securityContext: {privileged: true}", "securityContext: {privileged: false}"
+    )
+    assert "BST-KFP-001" not in ids(manifest(safe.replace("PLACEHOLDER", "x")))

@@ -171,3 +171,15 @@ def test_helm_neutralize_keeps_line_numbers() -> None:
     spec = root.map("spec")
     assert spec is not None and spec.line_of("privileged") == 6
     assert spec.text("image") == f"{PLACEHOLDER}:{PLACEHOLDER}"
+
+
+def test_json_surrogate_pair_escapes() -> None:
+    import json
+
+    text = json.dumps({"note": "deploy \U0001f680", "raw": "c:\\ud83d\\ude00"})
+    load = load_yaml(text, json=True)
+    assert load.problem is None
+    root = load.documents[0].root
+    assert isinstance(root, YMap)
+    assert root.text("note") == "deploy \U0001f680"
+    assert root.text("raw") == "c:\\ud83d\\ude00"  # an escaped backslash is not an escape

@@ -18,6 +18,7 @@ parseable is checked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -115,7 +116,8 @@ def load_yaml(
     """Every document of ``text`` as :mod:`.tree` values, within ``limits``.
 
     ``json=True`` reads JSON through the same loader (tabs, legal JSON white space that YAML
-    refuses outside strings, become spaces; a raw tab inside a JSON string is invalid anyway).
+    refuses outside strings, become spaces, a raw tab inside a JSON string being invalid anyway;
+    ``\\ud83d\\ude00`` surrogate-pair escapes, which YAML refuses, become ``\\U0001F600``).
     ``check`` is called every few thousand events (a deadline); it may raise to stop.
     """
     limits = limits or YamlLimits()
@@ -123,7 +125,7 @@ def load_yaml(
         detail = f"{len(text)} characters (limit {limits.max_chars}); not parsed"
         return YamlLoad((), LoadProblem(ProblemKind.LIMIT, None, detail))
     if json:
-        text = text.replace("\t", " ")
+        text = _json_as_yaml(text)
     composer = _Composer(limits, check)
     parser = _PARSER(text)
     try:
@@ -142,6 +144,26 @@ def load_yaml(
     finally:
         parser.dispose()
     return YamlLoad(tuple(composer.documents))
+
+
+_SURROGATE_PAIR = re.compile(r"(\\+)u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
+
+
+def _json_as_yaml(text: str) -> str:
+    """JSON text YAML 1.1 reads the same way: tabs as spaces, surrogate pairs as ``\\U``."""
+    text = text.replace("\t", " ")
+    if "\\u" not in text:
+        return text
+
+    def pair(match: re.Match[str]) -> str:
+        slashes = match.group(1)
+        if len(slashes) % 2 == 0:
+            return match.group(0)  # an escaped backslash followed by text, not an escape
+        high, low = int(match.group(2), 16), int(match.group(3), 16)
+        code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+        return f"{slashes[:-1]}\\U{code:08X}"
+
+    return _SURROGATE_PAIR.sub(pair, text)
 
 
 def _describe(exc: yaml.MarkedYAMLError) -> str:
