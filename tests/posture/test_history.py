@@ -89,8 +89,6 @@ def test_metrics_from_assessment_findings() -> None:
     metrics = {m.name: (m.value, m.threshold) for m in metrics_from_findings([finding])}
     assert metrics == {
         "BST-ASR-001/clean_accuracy": (0.97, None),
-        "BST-ASR-001/curve/0": (0.9, None),
-        "BST-ASR-001/curve/1": (0.5, None),
         "BST-ASR-001/robust_accuracy/0.03": (0.61, 0.5),
         "BST-ASR-001/robust_accuracy/0.1": (0.2, None),
     }

@@ -168,7 +168,8 @@ def test_metrics_from_files(tmp_path: Path) -> None:
         tmp_path / "m1.json",
         {
             "BST-ASR-001": {"clean_accuracy": 0.97, "robust_accuracy": {"0.03": 0.61}},
-            "BST-APR-002": {"auc": 0.55, "tpr_at_1pct_fpr": 0.02, "shadow_models": 16},
+            "BST-APR-002": {"auc": 0.55, "tpr_at_1pct_fpr": 0.02},
+            "BST-ASR-002": {"queries": 16},
         },
     )
     code, output = run("baseline", "set", root, "--metrics", accepted)
@@ -177,7 +178,8 @@ def test_metrics_from_files(tmp_path: Path) -> None:
         tmp_path / "m2.json",
         {
             "BST-ASR-001": {"clean_accuracy": 0.96, "robust_accuracy": {"0.03": 0.62}},
-            "BST-APR-002": {"auc": 0.56, "tpr_at_1pct_fpr": 0.02, "shadow_models": 16},
+            "BST-APR-002": {"auc": 0.56, "tpr_at_1pct_fpr": 0.02},
+            "BST-ASR-002": {"queries": 16},
         },
     )
     code, report = _check(root, "--metrics", same)
@@ -186,7 +188,8 @@ def test_metrics_from_files(tmp_path: Path) -> None:
         tmp_path / "m3.json",
         {
             "BST-ASR-001": {"clean_accuracy": 0.97, "robust_accuracy": {"0.03": 0.40}},
-            "BST-APR-002": {"auc": 0.71, "shadow_models": 64},
+            "BST-APR-002": {"auc": 0.71},
+            "BST-ASR-002": {"queries": 64},
         },
     )
     code, report = _check(root, "--metrics", worse)
@@ -195,18 +198,18 @@ def test_metrics_from_files(tmp_path: Path) -> None:
     assert set(worse_names) == {
         "BST-ASR-001/robust_accuracy/0.03",
         "BST-APR-002/auc",
-        "BST-APR-002/shadow_models",
+        "BST-ASR-002/queries",
     }
     assert "higher is better" in worse_names["BST-ASR-001/robust_accuracy/0.03"]
     assert "lower is better" in worse_names["BST-APR-002/auc"]
-    assert "which way is better is unknown" in worse_names["BST-APR-002/shadow_models"]
+    assert "which way is better is unknown" in worse_names["BST-ASR-002/queries"]
     missing = _by_rule(report, "BST-POS-012")
     assert [f["location"]["member"] for f in missing] == ["BST-APR-002/tpr_at_1pct_fpr"]
     code, report = _check(root)
     assert len(_by_rule(report, "BST-POS-012")) == 5  # nothing measured now
     (root / "bastion.toml").write_text(
         'fail_on = "high"\n[posture]\ntolerance = 0.3\n'
-        'higher_is_better = ["*/shadow_models"]\n[posture.tolerances]\n"BST-APR-*" = 0.2\n'
+        'higher_is_better = ["*/queries"]\n[posture.tolerances]\n"BST-APR-*" = 0.2\n'
     )
     code, report = _check(root, "--metrics", worse)
     assert code == 1 and [f["location"]["member"] for f in _by_rule(report, "BST-POS-011")] == []
@@ -219,6 +222,11 @@ def test_metric_direction_and_tolerance() -> None:
     assert metric_deviation("x/attack_success_rate", 0.1, 0.2, settings) is not None
     assert metric_deviation("x/attack_success_rate", 0.2, 0.1, settings) is None
     assert metric_deviation("x/membership_attack_accuracy", 0.5, 0.6, settings) is not None
+    # privacy results: the attack's balanced accuracy is leakage; the model's accuracy is utility
+    assert metric_deviation("BST-APR-002/balanced_accuracy", 0.55, 0.65, settings) is not None
+    assert metric_deviation("BST-APR-002/balanced_accuracy", 0.65, 0.55, settings) is None
+    assert metric_deviation("BST-APR-005/clean_accuracy", 0.9, 0.8, settings) is not None
+    assert metric_deviation("BST-APD-001/label_issue_rate", 0.01, 0.2, settings) is not None
     custom = PostureSettings(tolerance=0.0, lower_is_better=("*/loss",))
     assert metric_deviation("train/loss", 1.0, 1.5, custom) is not None
     assert metric_deviation("train/loss", 1.0, 0.5, custom) is None

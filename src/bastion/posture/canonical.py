@@ -6,7 +6,7 @@ install and the run history stores exactly the same values.
 >>> from bastion.posture.canonical import canonical_json, flatten_numbers
 >>> canonical_json({"b": 1, "a": (2, 3)})
 '{"a":[2,3],"b":1}'
->>> list(flatten_numbers({"acc": {"0.03": 0.5}, "ok": True}))
+>>> list(flatten_numbers({"acc": {"0.03": 0.5}, "ok": True, "curve": [0.9, 0.5]}))
 [('acc/0.03', 0.5)]
 """
 
@@ -60,7 +60,11 @@ def policy_digest(policy: Policy) -> str:
 def flatten_numbers(
     value: Mapping[str, Any], prefix: str = "", depth: int = 0
 ) -> Iterable[tuple[str, float]]:
-    """``(path, number)`` for every finite number in a nested mapping (lists by index)."""
+    """``(path, number)`` for every finite number in a nested mapping.
+
+    Lists are skipped: in assessment results they hold curves, histograms and samples, whose
+    points are not comparable one by one between runs (a curve keyed by epsilon is a mapping).
+    """
     if depth > 8:
         return
     for key, item in value.items():
@@ -76,6 +80,3 @@ def _numbers(item: object, name: str, depth: int) -> Iterable[tuple[str, float]]
             yield name, float(item)
     elif isinstance(item, Mapping):
         yield from flatten_numbers(item, name, depth + 1)
-    elif isinstance(item, list | tuple) and depth <= 8:
-        for index, element in enumerate(item[:1000]):
-            yield from _numbers(element, f"{name}/{index}", depth + 1)

@@ -51,6 +51,17 @@ LOWER_IS_BETTER = (
 )
 #: Metric name fragments where a *higher* value is better.
 HIGHER_IS_BETTER = ("*accuracy*", "*robust*", "*f1*", "*precision*", "*recall*", "*utility*")
+#: Utility measured next to an attack (in privacy results everything else is the attack's).
+UTILITY = (
+    "*clean_accuracy*",
+    "*test_accuracy*",
+    "*model_accuracy*",
+    "*train_accuracy*",
+    "*utility*",
+)
+#: Rule families whose numbers all measure an attack or a defect unless they are utility:
+#: privacy (membership, inversion: AUC, balanced accuracy, TPR…) and training-data screening.
+ATTACK_FAMILIES = ("bst-apr-*", "bst-apd-*")
 
 
 class _PostureTable(BaseModel):
@@ -92,6 +103,8 @@ class PostureSettings:
         for patterns, sign in ((self.higher_is_better, 1), (self.lower_is_better, -1)):
             if any(fnmatch.fnmatchcase(metric, p) for p in patterns):
                 return sign
+        if any(fnmatch.fnmatchcase(lowered, f) for f in ATTACK_FAMILIES):
+            return 1 if any(fnmatch.fnmatchcase(lowered, p) for p in UTILITY) else -1
         leaf = lowered.rsplit("/", 1)[-1] if "/" in lowered else lowered
         for name in (leaf, lowered):
             if any(fnmatch.fnmatchcase(name, p) for p in LOWER_IS_BETTER):
