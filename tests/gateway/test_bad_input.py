@@ -155,3 +155,7 @@ def test_hostile_requests(tmp_path: Path, signed_model: tuple[Path, Path]) -> No
         assert record.get("rule_id") in ("BST-GW-007", "BST-GW-008"), (name, record)
     statuses = [r.get("status") for r in records.values()]
     assert statuses.count(400) >= 4 and 408 in statuses
+    # Structured logs: every line the server wrote is a JSON object.
+    lines = [line for line in gw.log.read_text().splitlines() if line.strip()]
+    assert lines and all(json.loads(line)["level"] for line in lines)
+    assert any(json.loads(line)["message"] == "model loaded" for line in lines)
