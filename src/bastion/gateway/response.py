@@ -24,7 +24,7 @@ import httpx
 from bastion.core import Severity
 from bastion.gateway.apikeys import KeyAuthenticator
 from bastion.gateway.detections import Detection
-from bastion.gateway.settings import ActionSettings, PlaybookSettings
+from bastion.gateway.settings import ActionKind, ActionSettings, PlaybookSettings
 from bastion.gateway.store import ActionRecord, GatewayStore
 
 log = logging.getLogger("bastion.gateway")
@@ -222,18 +222,26 @@ class Responder:
         return status
 
     async def manual(
-        self, kind: str, target: str, reason: str, actor: str, minutes: float | None = None
+        self,
+        kind: ActionKind,
+        target: str,
+        reason: str,
+        actor: str,
+        minutes: float | None = None,
     ) -> ActionRecord:
-        """An admin-initiated action (quarantine a model, suspend an identity)."""
-        detection = Detection(
-            "model-refused" if kind == "quarantine_model" else "burst",
+        """An admin-initiated action (quarantine a model, suspend an identity): recorded,
+        audited and reversible exactly like a playbook's."""
+        on_model = kind == "quarantine_model"
+        cause = Detection(
+            "model-refused" if on_model else "insider",
             Severity.INFO,
             reason,
-            identity=None if kind == "quarantine_model" else target,
-            model=target if kind == "quarantine_model" else None,
+            identity=None if on_model else target,
+            model=target if on_model else None,
         )
-        step = ActionSettings(type=kind, minutes=minutes)  # type: ignore[arg-type]
-        return await self.execute("admin", step, detection, actor=actor)
+        return await self.execute(
+            "admin", ActionSettings(type=kind, minutes=minutes), cause, actor=actor
+        )
 
     async def revert(self, action_id: str, actor: str) -> ActionRecord:
         """Undo an action; audited."""

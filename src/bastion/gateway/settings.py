@@ -278,10 +278,13 @@ class AnomalySettings(_Model):
     cooldown_seconds: float = Field(default=300.0, ge=0)
 
 
+ActionKind = Literal["throttle", "suspend_key", "revoke_key", "quarantine_model", "webhook"]
+
+
 class ActionSettings(_Model):
     """One response step of a playbook."""
 
-    type: Literal["throttle", "suspend_key", "revoke_key", "quarantine_model", "webhook"]
+    type: ActionKind
     minutes: float | None = Field(default=None, gt=0)
     limit: str | None = None
     url: str | None = None
