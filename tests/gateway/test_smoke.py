@@ -109,3 +109,16 @@ async def test_denials_and_detections_as_findings(settings_factory: Any) -> None
     sarif = json.loads(result.stdout)
     rules = {r["ruleId"] for run in sarif["runs"] for r in run["results"]}
     assert {"BST-GW-001", "BST-GW-004", "BST-GW-012"} <= rules
+
+
+async def test_forwarded_for_only_from_trusted_proxies(settings_factory: Any) -> None:
+    settings = settings_factory({"trusted_proxies": ["10.9.8.0/24"]})
+    async with harness(settings) as h:
+        forwarded = {"x-forwarded-for": "203.0.113.9, 10.9.8.5"}
+        trusted = await h.client.get("/healthz", headers=forwarded)
+        transport = httpx.ASGITransport(app=h.app, client=("198.51.100.1", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            spoofed = await client.get("/healthz", headers={"x-forwarded-for": "203.0.113.77"})
+    records = {r.request_id: r.data() for r in h.gateway.store.audit_rows("test", limit=100)}
+    assert records[trusted.headers["x-request-id"]]["client"]["ip"] == "203.0.113.9"
+    assert records[spoofed.headers["x-request-id"]]["client"]["ip"] == "198.51.100.1"
