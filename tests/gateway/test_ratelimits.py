@@ -124,3 +124,31 @@ def test_redis_limit_exact_across_two_processes(
         for key in client.scan_iter(match=f"*{namespace}*"):
             client.delete(key)
         client.close()
+
+
+@pytest.mark.anyio
+async def test_role_limits_override_defaults(settings_factory: Any) -> None:
+    settings = settings_factory(
+        tables={
+            "limits": {"per_identity": ["100/minute"], "per_address": ["100000/minute"]},
+            "limits.roles.predictor": {"per_identity": ["2/minute"], "daily_query_budget": 1},
+        }
+    )
+    async with harness(settings) as h:
+        predictor = h.key("predictor")
+        deployer = h.key("deployer")
+        codes = [
+            (await h.client.get("/v2/models", headers=h.auth(predictor))).status_code
+            for _ in range(3)
+        ]
+        assert codes == [200, 200, 429]
+        others = [
+            (await h.client.get("/v2/models", headers=h.auth(deployer))).status_code
+            for _ in range(3)
+        ]
+        assert others == [200, 200, 200]
+        fresh = h.key("predictor")
+        batch = await h.client.post(
+            "/v2/models/iris/infer", json=infer_body([[5, 5, 5, 5]] * 2), headers=h.auth(fresh)
+        )
+        assert batch.status_code == 429 and batch.json()["rule_id"] == "BST-GW-006"
