@@ -15,6 +15,7 @@ from bastion.cli import (
     history,
     keygen,
     keys,
+    mlflow,
     posture,
     report,
     rules,
@@ -65,6 +66,7 @@ app.command("bom", help=bom.bom_command.__doc__)(bom.bom_command)
 app.command("history", help=history.history_command.__doc__)(history.history_command)
 app.command("diff", help=diff.diff_command.__doc__)(diff.diff_command)
 app.add_typer(posture.app, name="posture")
+app.add_typer(mlflow.app, name="mlflow")
 app.command("report", help=report.report_command.__doc__)(report.report_command)
 
 

@@ -16,6 +16,7 @@ from bastion.cli.history import SaveOption, StoreOption, record_run
 from bastion.config import find_config, load_config
 from bastion.core import Severity
 from bastion.errors import UsageError
+from bastion.integrations.sources import open_source
 from bastion.policy.baseline import load_baseline
 from bastion.policy.evaluate import evaluate
 from bastion.policy.model import Policy
@@ -25,6 +26,7 @@ from bastion.report.console import print_report
 from bastion.scan.code.suppress import InlineSuppressor
 from bastion.scan.deps.vulndb import prepare_database
 from bastion.scan.engine import ScanOptions, scan
+from bastion.scan.executors import ExecutorKind, make_executor
 from bastion.scan.interface import ScanSettings
 
 
@@ -114,11 +116,15 @@ def scan_options(
 
 @handle_errors
 def scan_command(
+    ctx: typer.Context,
     paths: Annotated[
-        list[Path],
+        list[str],
         typer.Argument(
             help="Files, directories or archives to scan (several: relative to the "
-            "current directory, as a pre-commit hook passes them)."
+            "current directory, as a pre-commit hook passes them); or one mlflow://MODEL_URI "
+            "(models:/NAME/VERSION, models:/NAME@ALIAS, runs:/RUN_ID/PATH) or "
+            "hf-cache://[DIR] (a Hugging Face cache, default: HF_HUB_CACHE).",
+            show_default=False,
         ),
     ],
     fmt: Annotated[
@@ -164,6 +170,17 @@ def scan_command(
     no_default_excludes: Annotated[
         bool, typer.Option(help="Also scan .git, virtualenvs and caches.")
     ] = False,
+    executor: Annotated[
+        ExecutorKind,
+        typer.Option(help="Where files are analyzed: local processes, or a Ray cluster."),
+    ] = ExecutorKind.LOCAL,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --executor ray: 'auto', ray://HEAD:10001 or HOST:PORT (default: start a "
+            "local Ray instance). Every node must see the files at the same path."
+        ),
+    ] = None,
     vuln_db: Annotated[
         Path | None,
         typer.Option(
@@ -177,10 +194,12 @@ def scan_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Scan model files (statically: nothing is ever loaded) and report what they would do."""
-    for item in paths:
+    source = ctx.with_resource(open_source(paths))  # mlflow://, hf-cache:// or a cache folder
+    local = [Path(p) for p in paths] if source is None else []
+    for item in local:
         if not item.exists() and not item.is_symlink():
             raise UsageError(f"{item}: no such file or directory")
-    path, only = _target(paths)
+    path, only = _target(local) if source is None else (Path.cwd(), None)
     config_path = config if config is not None else find_config(path)
     loaded = load_config(config_path)
     policy = apply_flags(
@@ -198,13 +217,19 @@ def scan_command(
         policy = dataclasses.replace(policy, vuln_db=str(vuln_db))
     prepare_database(policy.vuln_db)  # index a raw export once, before the workers start
     options = scan_options(policy, workers=workers, default_excludes=not no_default_excludes)
+    runner = make_executor(executor, workers=workers, ray_address=ray_address)
+    options = dataclasses.replace(options, executor=runner)
     err = stderr_console()
     progress = _Bar(err) if (not quiet and err.is_terminal) else None
     registry = default_registry()
-    result = scan(path, options, registry=registry, progress=progress, only=only)
+    if source is not None:
+        result = source.scan(options, registry=registry, progress=progress)
+    else:
+        result = scan(path, options, registry=registry, progress=progress, only=only)
     accepted = load_baseline(baseline).fingerprints() if baseline is not None else None
     inline = InlineSuppressor(path, policy.limits)  # '# bastion: ignore[ID] reason' comments
-    verdict = evaluate(result, policy, suppressors=(inline,), baseline=accepted)
+    trusted = (inline,) if source is None else ()  # a model store cannot silence itself
+    verdict = evaluate(result, policy, suppressors=trusted, baseline=accepted)
     report = ReportInput(result, verdict, registry)
     if fmt is OutputFormat.TABLE and output is None:
         print_report(report, Console(), verbose=verbose)
@@ -216,6 +241,8 @@ def scan_command(
                 f"bastion: {len(verdict.findings)} finding(s), {len(result.skipped)} skipped; "
                 f"gate {state}; report written to {output}"
             )
+    for line in source.summary(result) if source is not None and not quiet else ():
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
     record_run(
         "scan", result, target=path, passed=verdict.passed, exit_code=int(verdict.exit_code),
         save=save, store=store, loaded=loaded, findings=verdict.findings, quiet=quiet,

@@ -6,8 +6,9 @@
 ['BST-PKL-001']
 
 Files are analyzed in a process pool when there are many (a crashed worker costs one skipped
-file, not the scan), in process otherwise. Output order is deterministic whatever the pool did.
-The engine does no printing and no formatting: progress goes to an optional sink.
+file, not the scan), in process otherwise, or by the executor named in :class:`ScanOptions`
+(a Ray cluster, :mod:`bastion.scan.executors`). Output order is deterministic whatever the pool
+did. The engine does no printing and no formatting: progress goes to an optional sink.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import chain
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bastion.core import (
     Artifact,
@@ -38,6 +40,7 @@ from bastion.scan.detect import MODEL_EXTENSIONS, detect, extension
 from bastion.scan.discover import (
     DEFAULT_EXCLUDES,
     Candidate,
+    Event,
     Excluder,
     LinkEscape,
     WalkError,
@@ -52,6 +55,9 @@ from bastion.scan.formats.general import (
     UNRECOGNIZED_MODEL,
 )
 from bastion.scan.interface import AnalysisContext, ScanSettings, _Sink
+
+if TYPE_CHECKING:
+    from bastion.scan.executors import Executor
 
 #: Below this many files the pool's start-up costs more than it saves.
 _POOL_MIN_FILES = 24
@@ -73,12 +79,16 @@ class ProgressSink(Protocol):
 
 @dataclass(frozen=True)
 class ScanOptions:
-    """How to scan: analyzer settings, exclusions and parallelism."""
+    """How to scan: analyzer settings, exclusions and parallelism.
+
+    ``executor`` runs the analysis elsewhere (``None``: the local process pool of ``workers``).
+    """
 
     settings: ScanSettings = field(default_factory=ScanSettings)
     exclude: tuple[str, ...] = ()
     default_excludes: bool = True
     workers: int | None = None
+    executor: Executor | None = None
 
 
 @dataclass
@@ -174,13 +184,31 @@ def scan(
     ``only`` limits a directory scan to these relative paths (files or directories).
     """
     options = options or ScanOptions()
-    registry = registry or default_registry()
     root = Path(target)
-    started = datetime.now(timezone.utc)
     patterns = (DEFAULT_EXCLUDES if options.default_excludes else ()) + options.exclude
+    events = walk(root, Excluder(patterns), only)
+    return scan_events(str(root), events, options, registry=registry, progress=progress)
+
+
+def scan_events(
+    root: str,
+    events: Iterable[Event],
+    options: ScanOptions | None = None,
+    *,
+    registry: Registry | None = None,
+    progress: ProgressSink | None = None,
+) -> ScanResult:
+    """Analyze the files a walk produced; ``root`` is what the result names as scanned.
+
+    Other sources of files (a model cache whose snapshot links point into a blob store) give
+    their own :class:`~bastion.scan.discover.Candidate` paths and relative names here.
+    """
+    options = options or ScanOptions()
+    registry = registry or default_registry()
+    started = datetime.now(timezone.utc)
     candidates: list[Candidate] = []
     pre = FileOutcome()
-    for event in walk(root, Excluder(patterns), only):
+    for event in events:
         if isinstance(event, Candidate):
             candidates.append(event)
         elif isinstance(event, LinkEscape):
@@ -201,10 +229,10 @@ def scan(
             pre.skipped.append(Skipped(event.rel, SkipReason.UNREADABLE, event.detail))
     if progress is not None:
         progress.start(len(candidates))
-    outcomes = [pre, *_run(candidates, options, registry, progress)]
+    result = _collect(root, started, chain([pre], _run(candidates, options, registry, progress)))
     if progress is not None:
         progress.finish()
-    return _collect(str(root), started, outcomes)
+    return result
 
 
 def _collect(root: str, started: datetime, outcomes: Iterable[FileOutcome]) -> ScanResult:
@@ -231,9 +259,10 @@ def _collect(root: str, started: datetime, outcomes: Iterable[FileOutcome]) -> S
     )
 
 
-def _workers(options: ScanOptions, count: int) -> int:
-    if options.workers is not None:
-        return max(1, options.workers)
+def pool_size(workers: int | None, count: int) -> int:
+    """Worker processes for ``count`` files: as asked, else one for few files, else the CPUs."""
+    if workers is not None:
+        return max(1, workers)
     if count < _POOL_MIN_FILES:
         return 1
     return max(1, min(os.cpu_count() or 1, 8))
@@ -244,8 +273,21 @@ def _run(
     options: ScanOptions,
     registry: Registry,
     progress: ProgressSink | None,
+) -> Iterable[FileOutcome]:
+    if options.executor is not None:
+        return options.executor.run(candidates, options.settings, registry, progress)
+    workers = pool_size(options.workers, len(candidates))
+    return run_local(candidates, options.settings, workers, registry, progress)
+
+
+def run_local(
+    candidates: Sequence[Candidate],
+    settings: ScanSettings,
+    workers: int,
+    registry: Registry,
+    progress: ProgressSink | None,
 ) -> list[FileOutcome]:
-    workers = _workers(options, len(candidates))
+    """Analyze on this machine: in process with one worker, else in a process pool."""
     if workers == 1 or len(candidates) <= 1:
         isolate = registry is default_registry()
         results = []
@@ -253,13 +295,13 @@ def _run(
             if isolate and _native(candidate):
                 # NOTE: h5py runs the HDF5 C library; a crafted file must cost one skipped file,
                 # not the whole scan, even when the scan runs in process.
-                results.append(_isolated(candidate, options.settings))
+                results.append(_isolated(candidate, settings))
             else:
-                results.append(analyze_file(candidate, options.settings, registry))
+                results.append(analyze_file(candidate, settings, registry))
             if progress is not None:
                 progress.advance(1)
         return results
-    return _run_pool(candidates, options.settings, workers, progress)
+    return _run_pool(candidates, settings, workers, progress)
 
 
 _NATIVE_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".keras", ".he5", ".nc")
@@ -319,13 +361,18 @@ def _isolated(candidate: Candidate, settings: ScanSettings) -> FileOutcome:
         try:
             return pool.submit(_analyze_chunk, [candidate], settings).result()[0]
         except BrokenProcessPool:
-            return FileOutcome(
-                skipped=[
-                    Skipped(
-                        candidate.rel,
-                        SkipReason.ERROR,
-                        "the analyzer process died on this file (crash in a native parser)",
-                    )
-                ],
-                artifacts=[Artifact(candidate.rel, "unknown", ArtifactKind.OTHER, candidate.size)],
+            return crashed_outcome(candidate)
+
+
+def crashed_outcome(candidate: Candidate) -> FileOutcome:
+    """What a file that killed its analyzer process twice leaves in the result: one skip."""
+    return FileOutcome(
+        skipped=[
+            Skipped(
+                candidate.rel,
+                SkipReason.ERROR,
+                "the analyzer process died on this file (crash in a native parser)",
             )
+        ],
+        artifacts=[Artifact(candidate.rel, "unknown", ArtifactKind.OTHER, candidate.size)],
+    )
