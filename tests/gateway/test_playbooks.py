@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
@@ -154,3 +155,35 @@ async def test_admin_quarantine_endpoint(settings_factory: Any) -> None:
                 "/v2/models/iris/infer", json=infer_body([[1, 1, 1, 1]]), headers=h.auth(user)
             )
         ).status_code == 200
+
+
+async def test_revoke_key_and_reinstate(settings_factory: Any) -> None:
+    settings = settings_factory(
+        tables={"anomaly": {"max_addresses": 1}},
+        arrays={
+            "playbooks": [
+                {
+                    "name": "shared-key",
+                    "detection": "credential-sharing",
+                    "identity": "key:*",
+                    "actions": [{"type": "revoke_key"}],
+                }
+            ]
+        },
+    )
+    async with harness(settings) as h:
+        token = h.key("predictor")
+        admin = h.key("admin")
+        assert (await h.client.get("/v2/models", headers=h.auth(token))).status_code == 200
+        transport = httpx.ASGITransport(app=h.app, client=("192.0.2.44", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as elsewhere:
+            await elsewhere.get("/v2/models", headers=h.auth(token))
+        await h.gateway.responder.drain()
+        denied = await h.client.get("/v2/models", headers=h.auth(token))
+        assert denied.status_code == 401
+        action = (await h.client.get("/admin/actions", headers=h.auth(admin))).json()["actions"]
+        assert [a["type"] for a in action] == ["revoke_key"]
+        await h.client.post(
+            f"/admin/actions/{action[0]['action_id']}/revert", headers=h.auth(admin), json={}
+        )
+        assert (await h.client.get("/v2/models", headers=h.auth(token))).status_code == 200
