@@ -43,6 +43,7 @@ class _Issuer:
             )
 
     async def key_for(self, token: str, kid: str) -> PyJWK:
+        """The signing key named by ``kid`` (from the file, or fetched off the loop)."""
         if self._client is None:
             key = self._keys.get(kid) or (self._keys.get("") if len(self._keys) == 1 else None)
             if key is None:

@@ -56,12 +56,15 @@ class _InProcess:
         self._strategy = strategy
 
     async def hit(self, item: RateLimitItem, *ids: str, cost: int = 1) -> bool:
+        """Count and check."""
         return self._strategy.hit(item, *ids, cost=cost)
 
     async def test(self, item: RateLimitItem, *ids: str, cost: int = 1) -> bool:
+        """Check without counting."""
         return self._strategy.test(item, *ids, cost=cost)
 
     async def get_window_stats(self, item: RateLimitItem, *ids: str) -> WindowStats:
+        """Remaining requests and reset time."""
         return self._strategy.get_window_stats(item, *ids)
 
 
@@ -90,9 +93,11 @@ class _InProcessStorage:
         self._storage = storage
 
     async def check(self) -> bool:
+        """Always reachable (in process)."""
         return bool(self._storage.check())
 
     async def reset(self) -> Any:
+        """Forget every counter."""
         return self._storage.reset()
 
 
