@@ -164,3 +164,24 @@ def test_notebook_with_huge_output_is_bounded(tree: Path) -> None:
     (tree / "out.ipynb").write_text(json.dumps({"nbformat": 4, "cells": [cell]}))
     result = scan_tree(tree)
     assert any("only the first characters" in d for _, d in _skips(result, "out.ipynb"))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import pickle\nx = pickle\n" + 'x = getattr(x, "a")\n' * 60 + "x.loads(b)\n",
+        "import pickle\n" + "d = d + d\n" * 60 + "pickle.loads(d)\n",
+        "import pickle\n"
+        + "".join(f"v{i} = v{i + 1} or v{i + 2}\n" for i in range(200))
+        + "pickle.loads(v0)\n",
+        "x = x\nexec(x)\ny = compile(y, 'f', 'exec')\nexec(y)\n",
+    ],
+)
+def test_pathological_bindings_resolve_fast(source: str) -> None:
+    import time
+
+    from bastion.scan.code.analyzer import check_python
+
+    started = time.perf_counter()
+    check_python(source)
+    assert time.perf_counter() - started < 2.0

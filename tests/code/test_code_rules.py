@@ -148,16 +148,30 @@ def test_locations_are_one_based_lines_and_character_columns() -> None:
 
 def test_torch_load_severity_levels() -> None:
     hits = check_python(
-        "import torch\n"
+        "import torch, io\n"
         "a = torch.load(p)\n"
         "b = torch.load(p, weights_only=flag)\n"
         "c = torch.load(p, pickle_module=dill)\n"
+        "buf = io.BytesIO()\n"
+        "torch.save(model, buf)\n"
+        "d = torch.load(buf, weights_only=False)\n"
+        "e = torch.load(other, weights_only=False)\n"
+        "def f(send, data):\n"
+        "    if send:\n"
+        "        b = io.BytesIO()\n"
+        "        torch.save(x, b)\n"
+        "    else:\n"
+        "        b = io.BytesIO(data)\n"
+        "        return torch.load(b, weights_only=False)\n"
     ).hits
     by_line = {h.line: (h.rule.id, h.severity or h.rule.severity) for h in hits}
     assert by_line == {
         2: ("BST-CODE-002", Severity.LOW),
         3: ("BST-CODE-002", Severity.MEDIUM),
         4: ("BST-CODE-001", Severity.HIGH),
+        7: ("BST-CODE-001", Severity.LOW),  # a round trip through a buffer it just wrote
+        8: ("BST-CODE-001", Severity.HIGH),
+        15: ("BST-CODE-001", Severity.HIGH),  # 'b' is two buffers: the loaded one came in
     }
 
 

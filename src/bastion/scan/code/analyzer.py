@@ -9,6 +9,7 @@ and a rule can only fire on a call whose name (or an import of it) is spelled in
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -21,44 +22,34 @@ from bastion.scan.code.rules import CODE_RULES
 from bastion.scan.code.source import LineIndex, char_column, read_text
 from bastion.scan.interface import AnalysisContext, Analyzer
 
-#: A file can only trigger a rule if it spells one of these (checked before parsing).
-TRIGGERS: tuple[str, ...] = (
-    "load",
-    "pickle",
-    "shelve",
-    "eval",
-    "exec",
-    "compile",
-    "system",
-    "popen",
-    "subprocess",
-    "getoutput",
-    "shell",
-    "verify",
-    "ssl",
-    "CERT_NONE",
-    "check_hostname",
-    "http://",
-    "extract",
-    "unpack_archive",
-    "from_pretrained",
-    "hf_hub_download",
-    "snapshot_download",
-    "pipeline",
-    "SentenceTransformer",
-    "trust_remote_code",
-    "unsafe",
-    "share",
-    "0.0.0.0",
-    "'::'",
-    '"::"',
-    "import_module",
-    "__import__",
-    "spark_udf",
-    "jsonpickle",
-    "make_server",
-    "Server(",
+#: What a file must spell for some rule to be able to fire: each entry is one rule family's
+#: prerequisites, all of whose groups need one of their words present (checked before parsing).
+#: A call through an alias still spells its module in the import, so aliases are covered.
+PREREQUISITES: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("torch",), ("load", "hub")),
+    (("pickle", "Pickle", "dill", "shelve", "joblib", "jsonpickle"),),
+    (("allow_pickle",),),
+    (("yaml",), ("load",)),
+    (("trust_remote_code",),),
+    (
+        (
+            "from_pretrained",
+            "hf_hub_download",
+            "snapshot_download",
+            "load_dataset",
+            "transformers",
+            "SentenceTransformer",
+        ),
+    ),
+    (("system", "popen", "getoutput", "subprocess", "create_subprocess"),),
+    (("verify", "ssl", "CERT_NONE", "check_hostname"),),
+    (("'http://", '"http://', "http://{"),),
+    (("tarfile", "zipfile", "unpack_archive"),),
+    (("keras",), ("safe_mode", "unsafe")),
+    (("mlflow",),),
+    (("share=", "share =", "0.0.0.0", "'::'", '"::"', "Server(", "make_server"),),
 )
+_DYNAMIC_CODE = re.compile(r"(?<![\w.])(?:eval|exec|compile)\b")
 
 
 @dataclass(frozen=True)
@@ -71,8 +62,13 @@ class CodeResult:
 
 
 def worth_parsing(text: str) -> bool:
-    """Whether any rule could fire on this text."""
-    return any(trigger in text for trigger in TRIGGERS)
+    """Whether any rule could fire on this text (a few substring tests, no parsing)."""
+    for family in PREREQUISITES:
+        if all(any(word in text for word in group) for group in family):
+            return True
+    if "eval" in text or "exec" in text or "compile" in text:
+        return _DYNAMIC_CODE.search(text) is not None
+    return False
 
 
 def check_python(text: str, check: Callable[[], None] | None = None) -> CodeResult:
@@ -89,7 +85,9 @@ def check_python(text: str, check: Callable[[], None] | None = None) -> CodeResu
         check()
     facts = collect(tree, tails=TABLE.tails, keywords=TABLE.keywords, refs=network.REFERENCE_NAMES)
     hits: list[Hit] = []
-    for call in facts.calls:
+    for number, call in enumerate(facts.calls):
+        if check is not None and number % 256 == 255:
+            check()
         site = Site(call, facts.qualname(call.node.func, call.scope))
         for rule_check in TABLE.checks_for(site):
             hits.extend(rule_check(site, facts))

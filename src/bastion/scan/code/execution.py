@@ -64,10 +64,12 @@ def dynamic_code(site: Site, facts: ModuleFacts) -> Iterator[Hit]:
     )
 
 
-def _is_compile_call(expr: ast.expr, facts: ModuleFacts, scope: Scope) -> bool:
+def _is_compile_call(expr: ast.expr, facts: ModuleFacts, scope: Scope, depth: int = 0) -> bool:
     if isinstance(expr, ast.Name):
         values = facts.values_of(expr.id, scope)
-        return bool(values) and all(_is_compile_call(v, facts, s) for v, s in values or ())
+        if not values or depth > 3:
+            return False
+        return all(_is_compile_call(v, facts, s, depth + 1) for v, s in values)
     return isinstance(expr, ast.Call) and facts.qualname(expr.func, scope) == "builtins.compile"
 
 

@@ -68,6 +68,8 @@ CANONICAL: Final[dict[str, str]] = {
 
 _BUILTINS: Final = frozenset({"eval", "exec", "compile", "open", "__import__", "getattr", "input"})
 _MAX_DEPTH: Final = 24
+#: A name bound more often than this in one scope is not followed (generated code, counters).
+MAX_BINDINGS: Final = 16
 
 
 def canonical(name: str) -> str:
@@ -83,11 +85,13 @@ def canonical(name: str) -> str:
 
 @dataclass(frozen=True)
 class Binding:
-    """How a name got its value: an import (``qual``), an expression (``value``), or unknown."""
+    """How a name got its value: an import (``qual``), an expression (``value``), a function
+    defined here (``body``: its scope, whose ``returns`` say what calling it gives), or unknown."""
 
     qual: str | None = None
     value: ast.expr | None = None
     scope: Scope | None = None
+    body: Scope | None = None
 
 
 @dataclass(eq=False)
@@ -99,8 +103,8 @@ class Scope:
     bindings: dict[str, list[Binding]] = field(default_factory=dict)
     star_imports: list[str] = field(default_factory=list)
     globals: set[str] = field(default_factory=set)
-    #: Expressions passed as a destination to dump/save calls in this scope (round trips).
-    written: list[ast.expr] = field(default_factory=list)
+    #: The expressions this (function) scope returns.
+    returns: list[ast.expr] = field(default_factory=list)
 
     def bind(self, name: str, binding: Binding) -> None:
         """Record one binding of ``name`` in this scope."""
@@ -137,6 +141,10 @@ class ModuleFacts:
         self.imported_roots: set[str] = set()
         #: Per-scope memo of dump/save destinations (see :mod:`.loading`).
         self.written_cache: dict[int, frozenset[str]] = {}
+        #: Memo of data-trust answers by (expression, scope) (see :mod:`.loading`).
+        self.trust_memo: dict[tuple[int, int], bool] = {}
+        self._resolved: dict[tuple[int, str], str | None] = {}
+        self._resolving: set[tuple[int, str]] = set()
 
     # -- names -----------------------------------------------------------------------------
     def lookup(self, name: str, scope: Scope) -> tuple[Scope | None, list[Binding]]:
@@ -178,6 +186,21 @@ class ModuleFacts:
             if len(stars) == 1 and stars[0]:
                 return canonical(f"{stars[0]}.{name}")
             return None
+        key = (id(owner), name)
+        if key in self._resolved:
+            return self._resolved[key]
+        if key in self._resolving or len(bindings) > MAX_BINDINGS:
+            return None  # a cycle (x = getattr(x, ...)) or a name rebound too often to follow
+        self._resolving.add(key)
+        try:
+            result = self._agree(bindings, owner, depth)
+        finally:
+            self._resolving.discard(key)
+        self._resolved[key] = result
+        return result
+
+    def _agree(self, bindings: list[Binding], owner: Scope, depth: int) -> str | None:
+        """The one name every binding resolves to, or ``None``."""
         quals: set[str | None] = set()
         for binding in bindings:
             if binding.qual is not None:
@@ -208,9 +231,10 @@ class ModuleFacts:
             current = current.parent
 
     def values_of(self, name: str, scope: Scope) -> list[tuple[ast.expr, Scope]] | None:
-        """The expressions assigned to a local name, or ``None`` if any binding is opaque."""
+        """The expressions assigned to a local name, or ``None`` if any binding is opaque (or
+        there are too many to follow)."""
         owner, bindings = self.lookup(name, scope)
-        if owner is None or not bindings:
+        if owner is None or not bindings or len(bindings) > MAX_BINDINGS:
             return None
         values = []
         for binding in bindings:
@@ -218,6 +242,15 @@ class ModuleFacts:
                 return None
             values.append((binding.value, binding.scope or owner))
         return values
+
+    def function_body(self, expr: ast.expr, scope: Scope) -> Scope | None:
+        """The body scope of a function defined in this module that ``expr`` names, if any."""
+        if not isinstance(expr, ast.Name):
+            return None
+        _, bindings = self.lookup(expr.id, scope)
+        if len(bindings) == 1 and bindings[0].body is not None:
+            return bindings[0].body
+        return None
 
     def constant(self, expr: ast.expr, scope: Scope, depth: int = 0) -> object | None:
         """The literal value of an expression (following names bound once to a literal)."""
@@ -322,8 +355,17 @@ class _Collector:
                     if inner is None:
                         continue
                     scope = inner
-            for child in ast.iter_child_nodes(node):
-                push((child, scope))
+            fields = _CHILD_FIELDS.get(kind)
+            if fields is None:
+                fields = _child_fields(kind)
+            for name in fields:
+                value = getattr(node, name, None)
+                if value.__class__ is list:
+                    for item in value:
+                        if isinstance(item, ast.AST) and item.__class__ not in _LEAVES:
+                            push((item, scope))
+                elif isinstance(value, ast.AST) and value.__class__ not in _LEAVES:
+                    push((value, scope))
         return self.facts
 
     def _call(self, node: ast.Call, scope: Scope) -> None:
@@ -338,6 +380,40 @@ class _Collector:
             wanted = True
         if wanted or any(kw.arg in self.keywords for kw in node.keywords):
             self.facts.calls.append(CallSite(node, scope, tail))
+
+
+#: Fields that never hold a node worth visiting (contexts, operators, names, literals).
+_SKIPPED_FIELDS = frozenset(
+    {
+        "ctx",
+        "op",
+        "ops",
+        "id",
+        "attr",
+        "arg",
+        "name",
+        "module",
+        "level",
+        "names",
+        "kind",
+        "conversion",
+        "is_async",
+        "type_comment",
+        "type_ignores",
+    }
+)
+#: Node types with nothing below them that any rule reads.
+_LEAVES: frozenset[type] = frozenset(
+    {ast.Constant, ast.Pass, ast.Break, ast.Continue, ast.alias, ast.Load, ast.Store, ast.Del}
+)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    """The fields of a node type that may hold child nodes (memoized per type)."""
+    fields = tuple(f for f in getattr(kind, "_fields", ()) if f not in _SKIPPED_FIELDS)
+    _CHILD_FIELDS[kind] = fields
+    return fields
 
 
 def _bind_targets(target: ast.expr, scope: Scope, value: ast.expr | None) -> None:
@@ -382,8 +458,13 @@ def _import_from(c: _Collector, node: Any, scope: Scope, push: Push) -> Scope:
 def _function(c: _Collector, node: Any, scope: Scope, push: Push) -> Scope | None:
     """Defaults and decorators run in the outer scope, the body in a new one."""
     inner = Scope("class" if isinstance(node, ast.ClassDef) else "function", scope)
-    if not isinstance(node, ast.Lambda):
+    if isinstance(node, ast.Lambda):
+        inner.returns.append(node.body)
+    elif isinstance(node, ast.ClassDef):
         scope.bind(node.name, Binding())
+    else:
+        scope.bind(node.name, Binding(body=inner))
+    if not isinstance(node, ast.Lambda):
         for decorator in node.decorator_list:
             push((decorator, scope))
     if isinstance(node, ast.ClassDef):
@@ -447,6 +528,12 @@ def _handler(c: _Collector, node: Any, scope: Scope, push: Push) -> Scope:
     return scope
 
 
+def _return(c: _Collector, node: Any, scope: Scope, push: Push) -> Scope:
+    if node.value is not None:
+        scope.returns.append(node.value)
+    return scope
+
+
 def _global(c: _Collector, node: Any, scope: Scope, push: Push) -> Scope:
     scope.globals.update(node.names)
     return scope
@@ -475,6 +562,7 @@ _BINDING_HANDLERS: dict[type, Handler] = {
     ast.AsyncWith: _with,
     ast.ExceptHandler: _handler,
     ast.Global: _global,
+    ast.Return: _return,
 }
 
 

@@ -108,6 +108,36 @@ def _source_key(expr: ast.expr, facts: ModuleFacts, scope: Scope) -> str:
     return ast.dump(expr, annotate_fields=False)
 
 
+def _same_object(expr: ast.expr, facts: ModuleFacts, scope: Scope) -> bool:
+    """Whether ``expr`` names one thing throughout the function: its base name is bound once.
+
+    A name bound in two branches (``buf = BytesIO()`` to send, ``buf = BytesIO(received)`` to
+    load) is two objects, so writing one is no round trip for the other.
+    """
+    while isinstance(expr, ast.Call) and expr.args:
+        if facts.qualname(expr.func, scope) not in _OPENERS:
+            return False
+        expr = expr.args[0]
+    while isinstance(expr, ast.Attribute | ast.Subscript):
+        expr = expr.value
+    if isinstance(expr, ast.Constant):
+        return True
+    if not isinstance(expr, ast.Name):
+        return False
+    _, bindings = facts.lookup(expr.id, scope)
+    return len(bindings) == 1
+
+
+def wrote_here(expr: ast.expr, facts: ModuleFacts, scope: Scope) -> bool:
+    """Whether this scope dumped or saved to exactly what ``expr`` refers to."""
+    written = _written(facts, scope)
+    return (
+        bool(written)
+        and _source_key(expr, facts, scope) in written
+        and _same_object(expr, facts, scope)
+    )
+
+
 def _written(facts: ModuleFacts, scope: Scope) -> frozenset[str]:
     """Keys of destinations this scope dumps or saves to (computed once per scope)."""
     cache = facts.written_cache
@@ -129,11 +159,29 @@ def _written(facts: ModuleFacts, scope: Scope) -> frozenset[str]:
     return frozen
 
 
+def round_trip(expr: ast.expr, facts: ModuleFacts, scope: Scope) -> bool:
+    """Whether ``expr`` is what this scope itself wrote (``dump``/``save`` to it, or ``dumps``)."""
+    if wrote_here(expr, facts, scope):
+        return True
+    return isinstance(expr, ast.Call) and DUMPERS.get(facts.qualname(expr.func, scope) or "") == -1
+
+
 def trusted(expr: ast.expr, facts: ModuleFacts, scope: Scope, depth: int = 0) -> bool:
     """Whether data comes from a literal local path, or from this very process (round trip)."""
     if depth > _MAX_TRUST_DEPTH:
         return False
-    if _written(facts, scope) and _source_key(expr, facts, scope) in _written(facts, scope):
+    key = (id(expr), id(scope))
+    known = facts.trust_memo.get(key)
+    if known is not None:
+        return known
+    facts.trust_memo[key] = False  # while in progress: a cycle is not trusted
+    answer = _trusted(expr, facts, scope, depth)
+    facts.trust_memo[key] = answer
+    return answer
+
+
+def _trusted(expr: ast.expr, facts: ModuleFacts, scope: Scope, depth: int) -> bool:
+    if wrote_here(expr, facts, scope):
         return True
     if isinstance(expr, ast.Constant):
         if isinstance(expr.value, str):
@@ -164,6 +212,12 @@ def _trusted_call(call: ast.Call, facts: ModuleFacts, scope: Scope, depth: int) 
     qual = facts.qualname(call.func, scope)
     if qual is not None and DUMPERS.get(qual) == -1:
         return True
+    body = facts.function_body(call.func, scope)
+    if body is not None:
+        # A helper defined here: what it returns decides (an in-memory buffer it filled, …).
+        return bool(body.returns) and all(
+            trusted(value, facts, body, depth + 1) for value in body.returns
+        )
     args_ok = all(trusted(arg, facts, scope, depth + 1) for arg in call.args if not _is_mode(arg))
     if qual in _OPENERS:
         return args_ok
@@ -196,6 +250,17 @@ def torch_load(site: Site, facts: ModuleFacts) -> Iterator[Hit]:
     if is_true(value):
         return
     if is_false(value):
+        source = argument(node, 0, "f")
+        if source is not None and round_trip(source, facts, site.call.scope):
+            yield Hit.at(
+                node,
+                R.TORCH_LOAD_UNSAFE,
+                "torch.load(weights_only=False) of what this function just saved itself (a "
+                "round trip): not outside data, but the opt-out spreads by copy and paste.",
+                "torch.load(weights_only=False) round trip",
+                severity=Severity.LOW,
+            )
+            return
         yield Hit.at(
             node,
             R.TORCH_LOAD_UNSAFE,

@@ -79,7 +79,8 @@ TORCH_LOAD_UNSAFE = _rule(
     ``torch.load(..., weights_only=False)`` unpickles the checkpoint with the full pickle
     machine: any callable the file names runs on load (CVE-2025-32434 shows even the restricted
     loader needs care). The call opts out explicitly of the safe loader that PyTorch uses by
-    default since 2.6. Also raised for ``pickle_module=`` overrides.
+    default since 2.6. Also raised for ``pickle_module=`` overrides. Reported at low severity
+    when the same function saved that very file or buffer just before (a round trip).
     """,
     "Use weights_only=True (save state_dicts, not whole modules); if the file needs custom "
     "classes, allow them with torch.serialization.add_safe_globals, or convert to safetensors.",

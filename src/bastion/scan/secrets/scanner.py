@@ -302,6 +302,10 @@ def _credential_like(name: str, value: str) -> bool:
         return False
     if any(word in lowered_name for word in ("passw", "pwd")):
         return len(value) >= 6 and char_classes(value) >= 2
+    if any(word in lowered_value for word in ("token", "secret", "key", "password")):
+        return False  # a label such as "RpcGroupManagementToken", not the secret itself
+    if not any(c.isdigit() for c in value):
+        return False  # generated keys and tokens have digits (a 16-char one lacks them ~3%)
     if len(value) >= 32 and all(c in _HEX_CHARS for c in value):
         return _HEX.calculate_shannon_entropy(value) > 3.0
     return len(value) >= 16 and _BASE64.calculate_shannon_entropy(value) > 3.7
