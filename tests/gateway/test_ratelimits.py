@@ -152,3 +152,57 @@ async def test_role_limits_override_defaults(settings_factory: Any) -> None:
             "/v2/models/iris/infer", json=infer_body([[5, 5, 5, 5]] * 2), headers=h.auth(fresh)
         )
         assert batch.status_code == 429 and batch.json()["rule_id"] == "BST-GW-006"
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_workers_share_limits_and_keep_one_chain_each(
+    tmp_path: Path, signed_model: tuple[Path, Path]
+) -> None:
+    redis_lib = pytest.importorskip("redis")
+    from bastion.gateway.audit.verify import verify_all
+
+    model, pub = signed_model
+    namespace = "bsttest" + secrets.token_hex(4)
+    db = tmp_path / "gw.db"
+    config = write_config(
+        tmp_path / "gw.toml",
+        {"instance": "multi", "store": f"sqlite:///{db}"},
+        [model_entry(model, pub)],
+        tables={
+            "limits": {
+                "per_identity": ["25/minute"],
+                "per_address": ["100000/minute"],
+                "namespace": namespace,
+            }
+        },
+    )
+    store = GatewayStore(open_store(f"sqlite:///{db}"))
+    store.create()
+    created = new_key("svc", ("predictor",))
+    store.add_key(created.record)
+    headers = {"authorization": f"Bearer {created.token}"}
+    client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        with GatewayProcess(config, "--workers", "2", "--redis", "redis://127.0.0.1:6379/0") as gw:
+
+            async def burst() -> list[int]:
+                codes: list[int] = []
+                for _ in range(10):  # fresh connections, so both workers accept some
+                    async with httpx.AsyncClient(timeout=20) as http:
+                        responses = await asyncio.gather(
+                            *(http.get(gw.url + "/v2/models", headers=headers) for _ in range(6))
+                        )
+                    codes += [r.status_code for r in responses]
+                return codes
+
+            codes = asyncio.run(burst())
+        assert codes.count(200) == 25 and codes.count(429) == 35
+        logs = set(store.audit_logs())
+        assert logs == {"multi.w0", "multi.w1"}  # each worker claimed its own slot
+        assert all(report.ok for report in verify_all(store))
+    finally:
+        for key in client.scan_iter(match=f"*{namespace}*"):
+            client.delete(key)
+        client.close()
+        store.store.dispose()

@@ -29,6 +29,7 @@ from bastion.gateway.backends.loader import ModelState, load_model
 from bastion.gateway.backends.upstream import UpstreamBackend
 from bastion.gateway.context import RequestContext
 from bastion.gateway.detections import Detection
+from bastion.gateway.errors import AuditLockedError
 from bastion.gateway.identity import AuthError, AuthFailure, Identity
 from bastion.gateway.jwtauth import JwtAuthenticator
 from bastion.gateway.limiter import Limiter
@@ -69,19 +70,13 @@ class Gateway:
         a = settings.anomaly
         self.probes = ProbeTracker(a.probe_window, a.probe_epsilon, a.probe_min_pairs)
         self.responder = Responder(settings.playbooks, self.store, self.keys, self.audit_event)
-        signer = None
+        self._signer: CheckpointSigner | None = None
         if settings.audit.checkpoint_key is not None:
-            signer = CheckpointSigner.from_file(settings.path(settings.audit.checkpoint_key))
+            self._signer = CheckpointSigner.from_file(settings.path(settings.audit.checkpoint_key))
         self.exporters: list[SinkExporter] = []
-        self.writer = AuditWriter(
-            self.store,
-            settings.instance,
-            signer=signer,
-            checkpoint_every=settings.audit.checkpoint_every,
-            checkpoint_seconds=settings.audit.checkpoint_seconds,
-            max_batch=settings.audit.max_batch,
-            on_commit=self._committed,
-        )
+        #: This process's audit log: the instance, or ``<instance>.w<k>`` with several workers.
+        self.log_id = settings.instance
+        self.writer = self._writer(self.log_id)
         self.models: dict[str, ModelState] = {}
         self.detections: deque[dict[str, Any]] = deque(maxlen=1000)
         self._trusted = tuple(
@@ -91,15 +86,47 @@ class Gateway:
         self.started = False
 
     # -- life cycle -------------------------------------------------------------------------
+    def _writer(self, log_id: str) -> AuditWriter:
+        audit = self.settings.audit
+        return AuditWriter(
+            self.store,
+            log_id,
+            signer=self._signer,
+            checkpoint_every=audit.checkpoint_every,
+            checkpoint_seconds=audit.checkpoint_seconds,
+            max_batch=audit.max_batch,
+            on_commit=self._committed,
+        )
+
+    async def _start_writer(self) -> None:
+        workers = self.settings.workers
+        if workers == 1:
+            await anyio.to_thread.run_sync(self.writer.start)
+            return
+        # NOTE: each worker process claims a free slot, so its chain keeps the same name
+        # across restarts: one writer per log, whatever the number of workers.
+        for slot in range(workers):
+            log_id = f"{self.settings.instance}.w{slot}"
+            writer = self._writer(log_id)
+            try:
+                await anyio.to_thread.run_sync(writer.start)
+            except AuditLockedError:
+                continue
+            self.writer, self.log_id = writer, log_id
+            return
+        raise AuditLockedError(
+            f"all {workers} audit slots of {self.settings.instance!r} are taken by other processes"
+        )
+
     async def start(self) -> None:
         """Create tables, start the writer, load models (verified), start exporters."""
         await anyio.to_thread.run_sync(self.store.create)
-        await anyio.to_thread.run_sync(self.writer.start)
+        await self._start_writer()
         await anyio.to_thread.run_sync(self.responder.load)
         for sink in self.settings.siem.sinks:
             exporter = SinkExporter(
                 self.store,
-                self.settings.instance,
+                self.log_id,
                 sink,
                 make_sink(sink, self.settings.base_dir),
                 self.settings.path(self.settings.siem.spool_dir),

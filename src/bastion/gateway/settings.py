@@ -335,6 +335,7 @@ class GatewaySettings(_Model):
     redis: str | None = None
     trusted_proxies: tuple[str, ...] = ()
     executor: Literal["thread", "inline"] = "thread"
+    workers: int = Field(default=1, ge=1, le=64)
     access_log: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_public: bool = False
@@ -360,6 +361,10 @@ class GatewaySettings(_Model):
             raise ValueError(f"model names must be unique: {', '.join(dupes)}")
         if self.redis is not None and not self.redis.startswith(("redis://", "rediss://")):
             raise ValueError("redis must be a redis:// or rediss:// URL")
+        if self.workers > 1 and self.redis is None:
+            raise ValueError(
+                "several workers need redis: in-memory rate limits would hold per process"
+            )
         return self
 
     def path(self, value: Path) -> Path:

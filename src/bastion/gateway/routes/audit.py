@@ -40,14 +40,14 @@ async def read_records(gw: Gateway, ctx: RequestContext, params: Mapping[str, st
             400, "Bad parameter", "format must be raw, ecs, ocsf or cef", decision="rejected"
         )
     rows = await anyio.to_thread.run_sync(
-        lambda: gw.store.audit_rows(gw.settings.instance, after=after, limit=limit)
+        lambda: gw.store.audit_rows(gw.log_id, after=after, limit=limit)
     )
     if fmt == "raw":
         items = [
             {"seq": r.seq, "hash": r.hash, "prev_hash": r.prev_hash, "record": r.data()}
             for r in rows
         ]
-        return Reply({"log_id": gw.settings.instance, "records": items})
+        return Reply({"log_id": gw.log_id, "records": items})
     lines = "".join(render(fmt, r.data(), r.hash) + "\n" for r in rows)
     media = b"text/plain; charset=utf-8" if fmt == "cef" else b"application/x-ndjson"
     return Reply(body=lines.encode("utf-8"), media_type=media)
@@ -55,7 +55,7 @@ async def read_records(gw: Gateway, ctx: RequestContext, params: Mapping[str, st
 
 async def verify(gw: Gateway, ctx: RequestContext, params: Mapping[str, str]) -> Reply:
     """Recompute this gateway's chain end to end."""
-    report = await anyio.to_thread.run_sync(verify_log, gw.store, gw.settings.instance)
+    report = await anyio.to_thread.run_sync(verify_log, gw.store, gw.log_id)
     return Reply(
         {
             "log_id": report.log_id,
