@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bastion.gateway.anomaly.baseline import Observation
 from bastion.gateway.anomaly.detector import BehaviourMonitor
@@ -96,6 +97,7 @@ def test_extraction_pattern() -> None:
     assert _kinds(found) == ["extraction"]
 
 
+@pytest.mark.slow
 def test_isolation_forest_flags_an_odd_interval() -> None:
     settings = AnomalySettings(forest_min_buckets=40, min_history=1000, max_addresses=50)
     monitor = BehaviourMonitor(settings)

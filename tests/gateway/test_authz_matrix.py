@@ -59,6 +59,7 @@ async def _call(h: Any, spec: RouteSpec, headers: dict[str, str]) -> int:
     return int(response.status_code)
 
 
+@pytest.mark.slow
 async def test_matrix(settings: Any) -> None:
     issuer: Issuer = settings.__dict__["_issuer"]
     async with harness(settings) as h:
