@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,42 +62,90 @@ def _rchar() -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class _Timing:
+    """One tool's medians on the corpus and on an empty directory (its start-up)."""
+
+    label: str
+    wall: float
+    cpu: float
+    start_wall: float
+    start_cpu: float
+
+    def per_file_ms(self, files: int) -> float:
+        """CPU milliseconds per file once started (corpus minus empty directory)."""
+        return max(0.0, self.cpu - self.start_cpu) * 1000 / files
+
+
+def _analysis_only(root: Path) -> tuple[float, float]:
+    """bastion's analysis of every file in this process: wall and CPU seconds, no start-up."""
+    from bastion.registry import default_registry
+    from bastion.scan.discover import Candidate, Excluder, walk
+    from bastion.scan.engine import analyze_file
+    from bastion.scan.interface import ScanSettings
+
+    registry = default_registry()
+    candidates = [e for e in walk(root, Excluder(())) if isinstance(e, Candidate)]
+    for candidate in candidates:  # warm-up: lazy imports inside analyzers
+        analyze_file(candidate, ScanSettings(), registry)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for candidate in candidates:
+        analyze_file(candidate, ScanSettings(), registry)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 def corpus_speed(args: argparse.Namespace, work: Path) -> None:
-    """Part 1: every tool over the same corpus directory."""
-    root = work / "corpus"
+    """Part 1: every tool over the same corpus directory, and over an empty one."""
+    root, empty = work / "corpus", work / "empty"
     build_corpus(root, marker_dir=work / "markers")
+    empty.mkdir(exist_ok=True)
     files = len(all_files(root))
     out = work / "out"
     out.mkdir(exist_ok=True)
-    timed: list[tuple[str, str, float, float]] = []
+    timings: list[_Timing] = []
+
+    def measure(runner: Callable[[Path], Run]) -> None:
+        run, wall, cpu = _median_run(lambda: runner(root), args.repeat)
+        _, start_wall, start_cpu = _median_run(lambda: runner(empty), args.repeat)
+        timings.append(_Timing(f"{run.tool} {run.version}", wall, cpu, start_wall, start_cpu))
+
     for workers in (None, 1):
-        run, wall, cpu = _median_run(
-            lambda w=workers: run_bastion(root, out, workers=w), args.repeat
-        )
-        timed.append((run.tool, run.version, wall, cpu))
+        measure(lambda r, w=workers: run_bastion(r, out, workers=w))
     for peer in select(args.peers.split(",") if args.peers else None):
         peer.ensure()
-        run, wall, cpu = _median_run(lambda p=peer: p.run(root, out), args.repeat)
-        timed.append((run.tool, run.version, wall, cpu))
-    peers = [t for t in timed if not t[0].startswith("bastion")]
-    fast_wall = min((t[2] for t in peers), default=None)
-    fast_cpu = min((t[3] for t in peers), default=None)
+        measure(lambda r, p=peer: p.run(r, out))
+    peers = [t for t in timings if not t.label.startswith("bastion")]
+    fast_wall = min((t.wall for t in peers), default=None)
+    fast_cpu = min((t.cpu for t in peers), default=None)
+    fast_file = min((t.per_file_ms(files) for t in peers), default=None)
     rows = []
-    for tool, version, wall, cpu in timed:
+    for t in timings:
+        per_file = t.per_file_ms(files)
         rows.append(
             [
-                f"{tool} {version}",
-                f"{wall:.2f}",
-                f"{files / wall:.1f}",
-                f"{wall / fast_wall:.2f}x" if fast_wall else "-",
-                f"{cpu:.2f}",
-                f"{cpu / fast_cpu:.2f}x" if fast_cpu else "-",
+                t.label,
+                f"{t.wall:.2f}",
+                f"{files / t.wall:.1f}",
+                f"{t.wall / fast_wall:.2f}x" if fast_wall else "-",
+                f"{t.cpu:.2f}",
+                f"{t.cpu / fast_cpu:.2f}x" if fast_cpu else "-",
+                f"{t.start_cpu:.2f}",
+                f"{per_file:.2f}",
+                f"{per_file / fast_file:.2f}x" if fast_file else "-",
             ]
         )
+    wall, cpu = _analysis_only(root)
+    per_file = cpu * 1000 / files
+    versus = f"{per_file / fast_file:.2f}x" if fast_file else "-"
+    label = "bastion analysis only, in process"
+    rows.append([label, f"{wall:.2f}", f"{files / wall:.1f}", "", f"{cpu:.2f}", ""])
+    rows[-1] += ["0.00", f"{per_file:.2f}", versus]
+    print(f"corpus: {files} files; median of {args.repeat} run(s) per tool (one if over a minute)")
     print(
-        f"corpus: {files} files, median of {args.repeat} run(s) per tool (one if over a minute)\n"
+        "start-up = the same command on an empty directory; per file = (cpu - start-up) / files\n"
     )
     header = ["tool", "wall s", "files/s", "wall vs fastest peer", "cpu s", "cpu vs fastest peer"]
+    header += ["start-up cpu s", "cpu ms/file", "ms/file vs fastest peer"]
     print(_table(header, rows))
 
 
