@@ -41,8 +41,11 @@ class PyTorchZipAnalyzer(Analyzer):
         """Analyze every pickle member; probe storages; dispatch the rest by content."""
         listing = zipread.list_entries(blob, ctx.limits)
         names = [e.name for e in listing.entries]
+        # NOTE: torch.load hands an archive to TorchScript's own unpickler only when its record
+        # list (names below the top folder) holds "constants.pkl"; anything else, code/ folder
+        # or not, is unpickled by Python with every global importable.
         torchscript = any(
-            n.endswith("/constants.pkl") or n == "constants.pkl" or "/code/" in f"/{n}"
+            n == "constants.pkl" or (n.count("/") == 1 and n.endswith("/constants.pkl"))
             for n in names
         )
         mode = Mode.TORCHSCRIPT if torchscript else Mode.GENERIC

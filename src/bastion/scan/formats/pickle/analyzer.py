@@ -12,7 +12,13 @@ from enum import Enum
 from bastion.core import Severity
 from bastion.scan.blob import Blob, BytesBlob, SliceBlob, skip_bytes
 from bastion.scan.formats.pickle import joblib_arrays
-from bastion.scan.formats.pickle.knowledge import Judgement, Usage, Verdict, judge
+from bastion.scan.formats.pickle.knowledge import (
+    Judgement,
+    Usage,
+    Verdict,
+    alias_judgement,
+    judge,
+)
 from bastion.scan.formats.pickle.knowledge_data import GETATTR_GADGETS
 from bastion.scan.formats.pickle.machine import Observations, PickleMachine, RunResult
 from bastion.scan.formats.pickle.probe import probe_pickle
@@ -164,7 +170,7 @@ def _report(
     for glob in obs.globs:
         by_name.setdefault(glob.qualname, []).append(glob)
     for qualname, globs in by_name.items():
-        if mode is Mode.TORCHSCRIPT and qualname.startswith(("__torch__.", "torch.jit._pickle.")):
+        if mode is Mode.TORCHSCRIPT and _torchscript_name(qualname):
             continue
         if (qualname in GETATTR_GADGETS or qualname == "builtins.type") and all(
             g.total_calls and g.total_calls == g.resolved_uses for g in globs
@@ -178,6 +184,7 @@ def _report(
             single_literal_arg=literal_only,
             allow=settings.allow_globals,
             deny=settings.deny_globals,
+            attributes=_worst_attribute_path(globs),
         )
         if judgement.verdict is Verdict.SAFE:
             continue
@@ -210,6 +217,37 @@ def _report(
     for qualname, payload, pos in obs.nested:
         _report_nested(ctx, blob, qualname, payload, pos)
     _report_stream_shape(obs, runs, followed, ctx, mode)
+
+
+#: What TorchScript's own (C++) unpickler resolves in ``data.pkl``/``constants.pkl``.
+_TORCHSCRIPT_HELPERS = frozenset(
+    f"torch.jit._pickle.{name}"
+    for name in (
+        "build_intlist",
+        "build_tensorlist",
+        "build_doublelist",
+        "build_boollist",
+        "build_tensor_from_id",
+        "restore_type_tag",
+    )
+)
+
+
+def _torchscript_name(qualname: str) -> bool:
+    """Classes of the archive's own code and the restore helpers, nothing reached through them."""
+    if qualname in _TORCHSCRIPT_HELPERS:
+        return True
+    return qualname.startswith("__torch__.") and not any(
+        part.startswith("__") and part.endswith("__") for part in qualname.split(".")[1:]
+    )
+
+
+def _worst_attribute_path(globs: list[Glob]) -> str:
+    """An attribute path that walks into a dangerous module, if any use of the name has one."""
+    for glob in globs:
+        if "." in glob.attributes and alias_judgement(glob.attributes) is not None:
+            return glob.attributes
+    return ""
 
 
 def _strongest(globs: list[Glob]) -> Usage:

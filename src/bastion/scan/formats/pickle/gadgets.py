@@ -21,12 +21,13 @@ from bastion.scan.formats.pickle.knowledge_data import (
     IMPORT_GADGETS,
     MODULE_IMPORT_GADGETS,
 )
-from bastion.scan.formats.pickle.values import Call, Glob, Lit, Unknown, Value, literal
+from bastion.scan.formats.pickle.values import Call, Glob, Lit, Seq, Unknown, Value, literal
 
 
 class _Obs(Protocol):
     globs: list[Glob]
     dynamic: list[tuple[int, str, str]]
+    dynamic_calls: list[tuple[int, str]]
 
 
 class MachineState(Protocol):
@@ -39,6 +40,10 @@ class MachineState(Protocol):
 
     def import_global(self, module: str, name: str, pos: int, via: str) -> Glob:
         """Record an import and return its value."""
+        ...
+
+    def construct(self, cls: Value, args: Value, pos: int, opname: str) -> None:
+        """Record ``cls.__new__(cls, *args)`` (NEWOBJ semantics)."""
         ...
 
 
@@ -133,7 +138,8 @@ def resolve_special(
         if isinstance(name, str) and isinstance(base, Glob):
             func.resolved_uses += 1
             func.total_calls += 1
-            resolved = Glob(f"{base.qualname}.{name}", pos, "getattr")
+            path = f"{base.attributes}.{name}" if base.attributes else name
+            resolved = Glob(f"{base.qualname}.{name}", pos, "getattr", path)
             machine.obs.globs.append(resolved)
             return resolved
         return None
@@ -157,11 +163,16 @@ def resolve_special(
             cls.use(Usage.CONSTRUCT, pos, args)
         if isinstance(base, Glob) and base.qualname not in BUILTIN_BASES:
             base.use(Usage.CALL, pos, args)
-        return Call(cls, args, pos, "REDUCE")
+        elif not isinstance(base, Glob | Lit):
+            # NOTE: the base's __new__ and __init__ run with the state: a base produced at load
+            # time (an import gadget's result) is a call nobody can judge.
+            machine.obs.dynamic_calls.append(
+                (pos, "reconstructs an object on a base class computed at load time")
+            )
+        return Call(cls, args, pos, "NEWOBJ")
     if qual in ("copyreg.__newobj__", "copyreg.__newobj_ex__") and items:
         func.use(Usage.CALL, pos, args)
-        if isinstance(items[0], Glob):
-            items[0].use(Usage.CONSTRUCT, pos, args)
+        machine.construct(items[0], Seq("tuple", items[1:]), pos, "copyreg.__newobj__")
         return Call(items[0], args, pos, "NEWOBJ")
     if qual in ("_codecs.encode", "codecs.encode") and items:
         text, encoding = literal(items[0]), literal(items[1]) if len(items) > 1 else "utf-8"

@@ -78,6 +78,10 @@ _RECONSTRUCTOR_PATTERNS = (
     "unpickle*",
 )
 _DUNDER = re.compile(r"^__\w+__$")
+#: First components of every dangerous name: where an attribute path may enter a module.
+_ALIAS_HEADS = frozenset(
+    name.split(".", 1)[0] for name in (*DANGEROUS_PREFIXES, *DANGEROUS_EXACT, *DENIED_SUBTREES)
+)
 _BENIGN_DUNDERS = frozenset({"__newobj__", "__newobj_ex__"})
 
 
@@ -120,6 +124,33 @@ def _static_judgement(qualname: str) -> tuple[str, str] | None:
     return None
 
 
+@lru_cache(maxsize=65536)
+def alias_judgement(attributes: str) -> tuple[str, str] | None:
+    """``(category, reason)`` when an attribute path walks into a dangerous module.
+
+    From protocol 4 the unpickler resolves a dotted name attribute by attribute, so
+    ``pandas._config.localization`` + ``subprocess.Popen`` is the ``subprocess`` module pandas
+    imported, not a pandas class. Real picklers only write class-nested names there
+    (``Outer.Inner``), so every tail of the attribute path that starts with a module bastion
+    knows (``subprocess.Popen``, ``os.system``, ``torch.load``) is judged as that name.
+    """
+    parts = attributes.split(".")
+    for start in range(len(parts) - 1):
+        if parts[start] not in _ALIAS_HEADS:
+            continue
+        tail = ".".join(parts[start:])
+        static = _static_judgement(tail)
+        if static is not None and not _explicitly_safe(tail):
+            return (static[0], f"{static[1]} (reached as the module attribute {parts[start]!r})")
+        denied = _under(tail, DENIED_SUBTREES)
+        if denied is not None:
+            return (
+                "framework-internals",
+                f"{denied} holds code runners, file or network access (reached as an attribute)",
+            )
+    return None
+
+
 def judge(
     qualname: str,
     usage: Usage,
@@ -127,13 +158,21 @@ def judge(
     single_literal_arg: bool = False,
     allow: tuple[str, ...] = (),
     deny: tuple[str, ...] = (),
+    attributes: str = "",
 ) -> Judgement:
-    """Judge one use of a global (``allow``/``deny`` are the project's extra glob patterns)."""
+    """Judge one use of a global (``allow``/``deny`` are the project's extra glob patterns).
+
+    ``attributes`` is the part of the name resolved by attribute lookup rather than import
+    (see :func:`alias_judgement`).
+    """
     if any(fnmatch.fnmatchcase(qualname, pattern) for pattern in deny):
         return Judgement(Verdict.DANGEROUS, "policy", "denied by the project's policy")
     static = _static_judgement(qualname)
     if static is not None and not _explicitly_safe(qualname):
         return Judgement(Verdict.DANGEROUS, static[0], static[1])
+    alias = alias_judgement(attributes) if "." in attributes else None
+    if alias is not None:
+        return Judgement(Verdict.DANGEROUS, alias[0], alias[1])
     if any(fnmatch.fnmatchcase(qualname, pattern) for pattern in allow):
         return Judgement(Verdict.SAFE, "policy", "allowed by the project's policy")
     if qualname in SAFE_CALLS or qualname in SAFE_BUILTINS or qualname in SAFE_STDLIB_CLASSES:

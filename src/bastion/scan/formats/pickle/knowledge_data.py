@@ -86,7 +86,10 @@ DANGEROUS_PREFIXES: dict[str, tuple[str, str]] = {
         pickle _pickle cPickle pickletools marshal dill.load dill.loads dill._dill.load
         dill._dill.loads dill._dill.load_session dill.load_session cloudpickle shelve jsonpickle
         yaml.load yaml.unsafe_load yaml.full_load yaml.load_all yaml.unsafe_load_all ruamel
-        joblib.load joblib.numpy_pickle.load numpy.load numpy.lib.npyio.load torch.load
+        joblib.load joblib.numpy_pickle.load joblib.numpy_pickle._unpickle
+        joblib.numpy_pickle.NumpyUnpickler joblib.numpy_pickle.Unpickler
+        joblib.numpy_pickle.load_compatibility joblib.numpy_pickle_compat
+        joblib.numpy_pickle_utils numpy.load numpy.lib.npyio.load torch.load
         torch.serialization.load torch.serialization._load torch.storage._load_from_bytes
         torch._weights_only_unpickler pandas.read_pickle pandas.io.pickle skops.io.load
         onnx.load keras.models copyreg.add_extension copyreg.dispatch_table
@@ -100,6 +103,10 @@ DANGEROUS_PREFIXES: dict[str, tuple[str, str]] = {
         dill._dill._create_code dill._dill._create_function dill._dill._eval_repr
         dill._dill._create_type dill._dill._load_module dill._dill._create_cell
         dill._dill._create_ftype dill._dill._create_filehandle
+        torch._C._create_function_from_trace torch._C._create_function_from_trace_with_dict
+        torch._C._create_graph_by_tracing torch._C._create_function_from_graph
+        torch._C._create_module_with_type torch._C._create_object_with_type
+        torch.cuda.jiterator
         """,
     ),
     **_entries(
@@ -175,9 +182,14 @@ DANGEROUS_SUFFIXES: dict[str, tuple[str, str]] = {
         _FILES,
         """
         write_text write_bytes unlink rmtree rmdir chmod chown symlink_to hardlink_to touch
-        mkdir rename replace_file
+        mkdir rename replace_file tofile NamedTemporaryFile SpooledTemporaryFile
+        TemporaryDirectory TemporaryFile mkstemp mkdtemp FileHandler RotatingFileHandler
+        TimedRotatingFileHandler WatchedFileHandler ZipFile PyZipFile TarFile GzipFile
+        BZ2File LZMAFile
         """,
     ),
+    **_entries(_EXEC, "Popen CDLL PyDLL LoadLibrary posix_spawn posix_spawnp"),
+    **_entries(_NET, "SocketHandler DatagramHandler HTTPHandler SMTPHandler SysLogHandler"),
 }
 
 #: Subtrees of trusted namespaces that are not model state: any name under them is refused.
@@ -203,6 +215,10 @@ DENIED_SUBTREES: frozenset[str] = _names(
     diffusers.utils.dynamic_modules_utils datasets.load datasets.utils.file_utils
     sentence_transformers.util ultralytics.utils.downloads ultralytics.utils.checks
     ultralytics.hub timm.models._hub
+    numpy._core.memmap numpy.core.memmap numpy.lib._format_impl numpy.lib._utils_impl
+    numpy._pytesttester numpy.test scipy.test pandas.test scipy._lib._ccallback
+    scipy._lib._ccallback_c pandas.core.interchange sklearn.callback._transport
+    torch._strobelight torch.fx.passes.regional_inductor
     """
 )
 
@@ -210,7 +226,7 @@ DENIED_SUBTREES: frozenset[str] = _names(
 TRUSTED_NAMESPACES: frozenset[str] = _names(
     """
     numpy scipy pandas sklearn torch torchvision torchaudio torchtext pyarrow xgboost lightgbm
-    catboost statsmodels joblib.numpy_pickle imblearn category_encoders sklearn_pandas mlxtend
+    catboost statsmodels imblearn category_encoders sklearn_pandas mlxtend
     numba.core ml_dtypes skopt hdbscan umap pynndescent gensim.models nltk.tokenize nltk.stem
     spacy.vocab river optuna.distributions
     """
@@ -327,7 +343,10 @@ SAFE_CALLS: frozenset[str] = _names(
 
 #: Allowlisted callables that import ``module.name`` given as string arguments.
 IMPORT_GADGETS: frozenset[str] = _names(
-    "numpy.core._ufunc_reconstruct numpy._core._ufunc_reconstruct"
+    """
+    numpy.core._ufunc_reconstruct numpy._core._ufunc_reconstruct
+    scipy._lib._uarray._backend.unpickle_function
+    """
 )
 
 #: Allowlisted callables that import the module named by their first argument.
@@ -341,4 +360,14 @@ CALLING_GADGETS: dict[str, int] = {
     "torch._tensor._rebuild_from_type_v2": 0,
     "torch._tensor._rebuild_from_type": 0,
     "dill._dill._create_array": 0,
+    # A partial exists to be called: its function is judged as called, with the partial's
+    # arguments. A defaultdict calls its factory for every missing key.
+    "functools.partial": 0,
+    "functools.partialmethod": 0,
+    "collections.defaultdict": 0,
 }
+
+#: Allowlisted callables whose result is a class, so NEWOBJ on their result is expected.
+TYPE_FACTORIES: frozenset[str] = _names(
+    "dill._dill._load_type dill._dill._create_namedtuple builtins.type"
+)

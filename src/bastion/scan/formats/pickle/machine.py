@@ -17,7 +17,7 @@ from typing import cast
 from bastion.errors import AnalysisLimitError
 from bastion.scan.formats.pickle.gadgets import NESTED_LOADERS, resolve_special, valid_dotted
 from bastion.scan.formats.pickle.knowledge import Usage, normalize_module, qualify
-from bastion.scan.formats.pickle.knowledge_data import CALLING_GADGETS
+from bastion.scan.formats.pickle.knowledge_data import CALLING_GADGETS, TYPE_FACTORIES
 from bastion.scan.formats.pickle.reader import (
     BigBytes,
     ByteReader,
@@ -174,7 +174,7 @@ class PickleMachine:
 
     def import_global(self, module: str, name: str, pos: int, via: str) -> Glob:
         module, name = normalize_module(module, name)
-        glob = Glob(qualify(module, name), pos, via)
+        glob = Glob(qualify(module, name), pos, via, name)
         if not (valid_dotted(module) and valid_dotted(name)):
             self.obs.dynamic.append(
                 (pos, "invalid-name", f"imports {module!r} {name!r}, not a valid dotted name")
@@ -227,11 +227,7 @@ class PickleMachine:
             func.use(Usage.CALL, pos, args)
             if not (len(items) == 1 and isinstance(items[0], Lit)):
                 func.nonliteral_calls += 1
-            gadget_index = CALLING_GADGETS.get(func.qualname)
-            if gadget_index is not None and gadget_index < len(items):
-                target = items[gadget_index]
-                if isinstance(target, Glob):
-                    target.use(Usage.CALL, pos, None)
+            self._calls_argument(func, items, pos)
             if func.qualname in NESTED_LOADERS and items:
                 self.obs.nested.append((func.qualname, _payload(items[0]), pos))
             return Call(func, args, pos, opname)
@@ -256,11 +252,51 @@ class PickleMachine:
         self._construct(cls, merged, op.pos, "NEWOBJ_EX")
 
     def _construct(self, cls: Value, args: Value, pos: int, opname: str) -> None:
-        if isinstance(cls, Glob):
-            cls.use(Usage.CONSTRUCT, pos, args)
-        elif not isinstance(cls, Call):
-            self.obs.dynamic_calls.append((pos, f"{opname} on a class computed at load time"))
+        self.construct(cls, args, pos, opname)
         self._push(Call(cls, args, pos, opname))
+
+    def construct(self, cls: Value, args: Value, pos: int, opname: str) -> None:
+        """``cls.__new__(cls, *args)``: with arguments that is a call of ``__new__``."""
+        items = args_of(args)
+        if isinstance(cls, Glob):
+            # NOTE: NEWOBJ hands its arguments to __new__, which some classes use to open
+            # files (numpy.memmap): with arguments it is judged as a call of the class.
+            if items:
+                cls.use(Usage.CALL, pos, args)
+                if not (len(items) == 1 and isinstance(items[0], Lit)):
+                    cls.nonliteral_calls += 1
+                self._calls_argument(cls, items, pos)
+            else:
+                cls.use(Usage.CONSTRUCT, pos, args)
+        elif not (
+            isinstance(cls, Call)
+            and isinstance(cls.func, Glob)
+            and cls.func.qualname in TYPE_FACTORIES
+        ):
+            self.obs.dynamic_calls.append((pos, f"{opname} on a class computed at load time"))
+
+    def _calls_argument(self, func: Glob, items: list[Value], pos: int) -> None:
+        """Reviewed callables that call one of their arguments (a partial's function)."""
+        index = CALLING_GADGETS.get(func.qualname)
+        if index is None or index >= len(items):
+            return
+        self.deferred_call(items[index], Seq("tuple", items[index + 1 :]), pos, func.qualname)
+
+    def deferred_call(self, target: Value, args: Value, pos: int, via: str) -> None:
+        """``target`` will be called by the loaded objects: judge it as a call."""
+        if isinstance(target, Glob):
+            target.use(Usage.CALL, pos, args)
+            target.nonliteral_calls += 1
+        elif isinstance(target, Lit) and target.value is None:
+            return
+        elif not (
+            isinstance(target, Call)
+            and isinstance(target.func, Glob)
+            and target.func.qualname in CALLING_GADGETS
+        ):
+            self.obs.dynamic_calls.append(
+                (pos, f"hands a value computed at load time to {via}, which calls it")
+            )
 
     def op_INST(self, op: Op) -> None:
         module, name = cast("tuple[str, str]", op.arg)
@@ -293,8 +329,14 @@ class PickleMachine:
         obj = self._top()
         if isinstance(obj, Glob):
             self.obs.build_on_global.append((obj, op.pos))
-        elif isinstance(obj, Call) and obj.state is None:
-            obj.state = state
+        elif isinstance(obj, Call):
+            obj.state = state  # __setstate__ runs on every BUILD: the last one counts
+            func = obj.func
+            if isinstance(func, Glob) and func.qualname in _PARTIALS and isinstance(state, Seq):
+                # partial.__setstate__((func, args, kwds, dict)) replaces the function
+                target = state.items[0] if state.items else Lit(None)
+                call_args = state.items[1] if len(state.items) > 1 else Seq("tuple")
+                self.deferred_call(target, call_args, op.pos, func.qualname)
         if self.build_hook is not None:
             self.build_hook(obj, state, self.reader)
 
@@ -453,6 +495,9 @@ class PickleMachine:
 
     def op_FRAME(self, op: Op) -> None:
         return None
+
+
+_PARTIALS = frozenset({"functools.partial", "functools.partialmethod"})
 
 
 def _value(item: Value | _Mark) -> Value:

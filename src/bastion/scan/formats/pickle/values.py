@@ -36,6 +36,8 @@ class Glob(Value):
     qualname: str
     pos: int
     via: str
+    #: The dotted part of the name resolved by attribute lookup (not by import).
+    attributes: str = ""
     usages: set[Usage] = field(default_factory=lambda: {Usage.REFERENCE})
     call_pos: int | None = None
     call_args: Value | None = None
