@@ -184,6 +184,9 @@ def test_torch_load_severity_levels() -> None:
         "    joblib.dump(m, p)\n    joblib.load(p)\n",
         "import pickle, io\nbuf = io.BytesIO(pickle.dumps(x))\npickle.load(buf)\n",
         "import pickle\nfrom pathlib import Path\npickle.loads(Path('cache/x.pkl').read_bytes())\n",
+        "import pickle\nout = []\nfor r in runs:\n    out.append(pickle.dumps(r))\n"
+        "back = [pickle.loads(b) for b in out]\n",
+        "import pickle\nfor name in ['a.pkl', 'b.pkl']:\n    pickle.load(open(name, 'rb'))\n",
     ],
 )
 def test_round_trips_and_literal_paths_are_not_reported(source: str) -> None:
@@ -246,6 +249,15 @@ def test_round_trips_and_literal_paths_are_not_reported(source: str) -> None:
             "BST-CODE-007",
         ),
         ("import torch\ntorch.hub.load('owner/repo', 'm', trust_repo=True)\n", "BST-CODE-020"),
+        (
+            "import pickle\nout = [pickle.dumps(x)]\nout.append(sock.recv(4096))\n"
+            "[pickle.loads(b) for b in out]\n",
+            "BST-CODE-003",
+        ),
+        (
+            "import pickle, sys\nfor p in sys.argv[1:]:\n    pickle.load(open(p, 'rb'))\n",
+            "BST-CODE-003",
+        ),
     ],
 )
 def test_more_positive_forms(source: str, rule: str) -> None:

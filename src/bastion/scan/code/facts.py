@@ -486,7 +486,7 @@ def _function(c: _Collector, node: Any, scope: Scope, push: Push) -> Scope | Non
 def _comprehension(c: _Collector, node: Any, scope: Scope, push: Push) -> Scope:
     inner = Scope("function", scope)
     for generator in node.generators:
-        _bind_targets(generator.target, inner, None)
+        _bind_targets(generator.target, inner, element_of(generator.iter))
     return inner
 
 
@@ -508,6 +508,17 @@ def _ann_assign(c: _Collector, node: Any, scope: Scope, push: Push) -> Scope:
 def _opaque_target(c: _Collector, node: Any, scope: Scope, push: Push) -> Scope:
     _bind_targets(node.target, scope, None)
     return scope
+
+
+def _for(c: _Collector, node: Any, scope: Scope, push: Push) -> Scope:
+    _bind_targets(node.target, scope, element_of(node.iter))
+    return scope
+
+
+def element_of(container: ast.expr) -> ast.expr:
+    """A synthetic ``container[…]``: the value a loop variable takes (an element of it)."""
+    element = ast.Subscript(value=container, slice=ast.Constant(value=...), ctx=ast.Load())
+    return ast.copy_location(element, container)
 
 
 def _named_expr(c: _Collector, node: Any, scope: Scope, push: Push) -> Scope:
@@ -555,8 +566,8 @@ _BINDING_HANDLERS: dict[type, Handler] = {
     ast.Assign: _assign,
     ast.AnnAssign: _ann_assign,
     ast.AugAssign: _opaque_target,
-    ast.For: _opaque_target,
-    ast.AsyncFor: _opaque_target,
+    ast.For: _for,
+    ast.AsyncFor: _for,
     ast.NamedExpr: _named_expr,
     ast.With: _with,
     ast.AsyncWith: _with,

@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from bastion.core import Confidence, Severity
 from bastion.scan.code import rules as R
 from bastion.scan.code.base import TABLE, Hit, Site, is_false, is_true, short
-from bastion.scan.code.facts import ModuleFacts, Scope, argument, has_kwargs_splat, keyword
+from bastion.scan.code.facts import (
+    ModuleFacts,
+    Scope,
+    argument,
+    element_of,
+    has_kwargs_splat,
+    keyword,
+)
 
 #: Deserializers of the pickle family, with the position and keyword name of their data.
 PICKLE_LOADERS: dict[str, tuple[int, str]] = {
@@ -71,6 +78,16 @@ _OPENERS = frozenset(
 _PASS_THROUGH_METHODS = frozenset(
     {"open", "read", "read_bytes", "read_text", "getvalue", "getbuffer", "encode", "joinpath"}
 )
+#: Constructors of empty in-memory buffers and temporary files (hold only what is written).
+_FRESH = frozenset(
+    {
+        "io.BytesIO",
+        "tempfile.TemporaryFile",
+        "tempfile.NamedTemporaryFile",
+        "tempfile.SpooledTemporaryFile",
+    }
+)
+_MUTATORS = frozenset({"append", "extend", "insert", "add"})
 _PATH_PARTS = frozenset({"parent", "name", "stem", "suffix"})
 _REMOTE_PREFIXES = (
     "http://",
@@ -125,7 +142,15 @@ def _same_object(expr: ast.expr, facts: ModuleFacts, scope: Scope) -> bool:
     if not isinstance(expr, ast.Name):
         return False
     _, bindings = facts.lookup(expr.id, scope)
-    return len(bindings) == 1
+    if len(bindings) == 1:
+        return True
+    # Several empty buffers/temporary files: whichever is loaded holds what this scope wrote.
+    return all(
+        isinstance(b.value, ast.Call)
+        and not b.value.args
+        and facts.qualname(b.value.func, b.scope or scope) in _FRESH
+        for b in bindings
+    )
 
 
 def wrote_here(expr: ast.expr, facts: ModuleFacts, scope: Scope) -> bool:
@@ -194,9 +219,15 @@ def _trusted(expr: ast.expr, facts: ModuleFacts, scope: Scope, depth: int) -> bo
         if expr.id == "__file__":
             return True
         values = facts.values_of(expr.id, scope)
-        return values is not None and all(
-            trusted(value, facts, owner, depth + 1) for value, owner in values
+        return (
+            values is not None
+            and all(trusted(value, facts, owner, depth + 1) for value, owner in values)
+            and _mutations_trusted(expr.id, facts, scope, depth)
         )
+    if isinstance(expr, ast.Subscript):  # an element of a container (a loop variable too)
+        return trusted(expr.value, facts, scope, depth + 1)
+    if isinstance(expr, ast.List | ast.Tuple | ast.Set):
+        return all(trusted(e, facts, scope, depth + 1) for e in expr.elts)
     if isinstance(expr, ast.BinOp):
         return trusted(expr.left, facts, scope, depth + 1) and trusted(
             expr.right, facts, scope, depth + 1
@@ -206,6 +237,24 @@ def _trusted(expr: ast.expr, facts: ModuleFacts, scope: Scope, depth: int) -> bo
     if isinstance(expr, ast.Attribute) and expr.attr in _PATH_PARTS:
         return trusted(expr.value, facts, scope, depth + 1)
     return False
+
+
+def _mutations_trusted(name: str, facts: ModuleFacts, scope: Scope, depth: int) -> bool:
+    """What ``name.append(…)``/``extend``/``insert``/``add`` put into that container is trusted."""
+    owner, _ = facts.lookup(name, scope)
+    for call in facts.calls:
+        func = call.node.func
+        if call.tail not in _MUTATORS or not isinstance(func, ast.Attribute):
+            continue
+        if not isinstance(func.value, ast.Name) or func.value.id != name:
+            continue
+        if facts.lookup(name, call.scope)[0] is not owner:
+            continue
+        for arg in call.node.args[-1:]:  # insert(i, x): the value is the last argument
+            element = arg if call.tail in {"append", "insert", "add"} else element_of(arg)
+            if not trusted(element, facts, call.scope, depth + 1):
+                return False
+    return True
 
 
 def _trusted_call(call: ast.Call, facts: ModuleFacts, scope: Scope, depth: int) -> bool:
@@ -438,5 +487,5 @@ def keras_unsafe(site: Site, facts: ModuleFacts) -> Iterator[Hit]:
     )
 
 
-#: Names recorded so round trips can be recognised (they have no check of their own).
-TABLE.register(names=tuple(DUMPERS))(lambda site, facts: ())
+#: Calls recorded so round trips and container contents can be followed (no check of their own).
+TABLE.register(names=tuple(DUMPERS), tails=tuple(_MUTATORS))(lambda site, facts: ())
