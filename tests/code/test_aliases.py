@@ -6,7 +6,8 @@ import ast
 
 import pytest
 
-from bastion.scan.code.facts import canonical, collect
+from bastion.scan.code.facts import canonical
+from bastion.scan.code.walk import collect
 from tests.code.conftest import code_hits, rule_ids
 
 

@@ -17,9 +17,9 @@ from bastion.core import ArtifactKind, Finding, SkipReason
 from bastion.scan.blob import Blob
 from bastion.scan.code import archives, execution, hub, loading, network  # noqa: F401 (checks)
 from bastion.scan.code.base import TABLE, Hit, Site
-from bastion.scan.code.facts import collect
 from bastion.scan.code.rules import CODE_RULES
 from bastion.scan.code.source import LineIndex, char_column, read_text
+from bastion.scan.code.walk import collect
 from bastion.scan.interface import AnalysisContext, Analyzer
 
 #: What a file must spell for some rule to be able to fire: each entry is one rule family's
