@@ -150,11 +150,16 @@ def test_one_repository_is_its_own_boundary(hub: Path) -> None:
     )
 
 
-def test_one_snapshot(hub: Path) -> None:
+def test_one_snapshot(hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     snap = hub / "models--acme--bert-tiny" / "snapshots" / REV_B
     cache = hf_cache.open_cache(snap)
     assert cache.kind is hf_cache.CacheKind.SNAPSHOT
     assert [s.label for s in cache.snapshots] == [f"acme/bert-tiny@{REV_B}"]
+    monkeypatch.chdir(snap)
+    result = runner.invoke(app, ["scan", ".", "-f", "json"])  # from inside the snapshot
+    paths = {a["path"] for a in json.loads(result.stdout)["artifacts"]}
+    assert f"acme/bert-tiny@{REV_B}/pytorch_model.bin" in paths
+    assert result.exit_code == 1
 
 
 def test_hf_home_and_default_location(hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -125,6 +125,7 @@ def default_cache_dir() -> Path:
 
 def classify(path: Path) -> CacheKind | None:
     """What ``path`` is in the cache layout (``None``: not a cache folder)."""
+    path = path.absolute()  # "." inside a snapshot folder is one too; links are not resolved
     if not path.is_dir() or path.is_symlink():
         return None
     if _repo_parts(path.name) is not None and (path / "snapshots").is_dir():
@@ -151,7 +152,7 @@ def is_cache(path: Path) -> bool:
 
 def open_cache(path: Path | None) -> HfCache:
     """Find the snapshots under ``path`` (``None``: the default cache location)."""
-    root = default_cache_dir() if path is None else path
+    root = (default_cache_dir() if path is None else path).absolute()
     kind = classify(root)
     if kind is None:
         raise IntegrationError(
