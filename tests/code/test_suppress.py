@@ -43,6 +43,12 @@ runner = CliRunner()
             "reason here",
             "bad rule id 'B301'",
         ),
+        (
+            "hostPID: true  # bastion: ignore[BST-K8S-004] node exporter reads host processes",
+            ("BST-K8S-004",),
+            "node exporter reads host processes",
+            None,
+        ),
     ],
 )
 def test_parse(line: str, ids: tuple[str, ...], reason: str, problem: str | None) -> None:

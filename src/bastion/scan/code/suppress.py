@@ -27,7 +27,7 @@ from bastion.scan.limits import Limits
 
 _DIRECTIVE = re.compile(r"#\s*bastion\s*:\s*ignore\b(?P<rest>.*)$", re.IGNORECASE)
 _BRACKETS = re.compile(r"^\s*\[(?P<ids>[^\]]*)\]\s*[-:—–,;]*\s*(?P<reason>.*?)\s*$")
-_RULE_ID = re.compile(r"^BST-[A-Z]+-\d{3}$")
+_RULE_ID = re.compile(r"^BST-[A-Z][A-Z0-9]*-\d{3}$")
 _MIN_REASON = 3
 _CACHE_FILES = 256
 
