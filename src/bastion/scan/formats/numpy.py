@@ -13,7 +13,7 @@ from bastion.core import Confidence, Severity
 from bastion.errors import MalformedInputError
 from bastion.rules import MALFORMED_ARTIFACT, UNSAFE_ARTIFACT, Rule
 from bastion.scan.blob import Blob
-from bastion.scan.formats.pickle import Mode, analyze_pickle
+from bastion.scan.formats.pickle import analyze_pickle
 from bastion.scan.interface import AnalysisContext, Analyzer
 
 OBJECT_ARRAY = Rule(
@@ -129,4 +129,5 @@ class NumpyAnalyzer(Analyzer):
                     evidence=str(descr),
                 )
             )
-            analyze_pickle(blob, ctx, mode=Mode.GENERIC, start=data_offset)
+            # numpy.load unpickles object arrays with pickle.load: no joblib array hook.
+            analyze_pickle(blob, ctx, start=data_offset, inline_arrays=False)

@@ -57,7 +57,7 @@ class PyTorchZipAnalyzer(Analyzer):
                     entry.name,
                     member,
                     "pickle",
-                    lambda b, c: analyze_pickle(b, c, mode=mode),
+                    lambda b, c: analyze_pickle(b, c, mode=mode, inline_arrays=False),
                 )
                 return "pickle"
             if _STORAGE.search(entry.name):
@@ -66,7 +66,7 @@ class PyTorchZipAnalyzer(Analyzer):
                         entry.name,
                         member,
                         "pickle",
-                        lambda b, c: analyze_pickle(b, c, mode=Mode.GENERIC),
+                        lambda b, c: analyze_pickle(b, c, inline_arrays=False),
                     )
                     return "pickle"
                 parent.child(entry.name).record("tensor-data", ArtifactKind.MODEL, entry.size)

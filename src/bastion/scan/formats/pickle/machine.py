@@ -59,6 +59,9 @@ class Observations:
     protocols: list[int] = field(default_factory=list)
     persistent_ids: int = 0
     ops: int = 0
+    #: What another loader would run from the same bytes (a plain unpickler where joblib
+    #: reads array data); reported when it is dangerous.
+    alternatives: list[Observations] = field(default_factory=list)
 
 
 @dataclass
@@ -73,7 +76,7 @@ class RunResult:
     error_pos: int | None = None
 
 
-BuildHook = Callable[[Value, Value, ByteReader], None]
+BuildHook = Callable[[Value, Value, "PickleMachine"], None]
 
 
 class PickleMachine:
@@ -94,6 +97,10 @@ class PickleMachine:
         self.build_hook = build_hook
         self.stack: list[Value | _Mark] = []
         self.memo: dict[int, Value] = {}
+        #: Where the current FRAME ends (joblib's Python unpickler reads array data from there).
+        self.frame_end = -1
+        self._deferred: list[Callable[[], None]] = []
+        self._deferred_at: int | None = None
         self._handlers: dict[str, Callable[[Op], None]] = {
             name[3:]: getattr(self, name) for name in dir(self) if name.startswith("op_")
         }
@@ -104,6 +111,28 @@ class PickleMachine:
         """Interpret opcodes until STOP, the end of data, or an error."""
         self.stack = []
         self.memo = {}
+        return self.resume()
+
+    def defer_read(self, action: Callable[[], None]) -> None:
+        """Run ``action`` where the file position of a framed Python unpickler is.
+
+        Inside a FRAME, the Python unpickler has already read the whole frame: a direct read
+        of the file (joblib's array data) happens at the frame's end, while opcodes continue
+        inside the frame. Outside a frame the action runs now.
+        """
+        if self.reader.pos < self.frame_end:
+            self._deferred.append(action)
+            self._deferred_at = self.frame_end
+        else:
+            action()
+
+    def _run_deferred(self) -> None:
+        actions, self._deferred, self._deferred_at = self._deferred, [], None
+        for action in actions:
+            action()
+
+    def resume(self) -> RunResult:
+        """Interpret opcodes from the current stack and memo (a fork continues a stream)."""
         start = self.reader.pos
         handlers = self._handlers
         reader = self.reader
@@ -112,6 +141,8 @@ class PickleMachine:
         count = 0
         try:
             while True:
+                if self._deferred_at is not None and reader.pos >= self._deferred_at:
+                    self._run_deferred()
                 op = read_op(reader)
                 if op is None:
                     return RunResult(
@@ -338,7 +369,7 @@ class PickleMachine:
                 call_args = state.items[1] if len(state.items) > 1 else Seq("tuple")
                 self.deferred_call(target, call_args, op.pos, func.qualname)
         if self.build_hook is not None:
-            self.build_hook(obj, state, self.reader)
+            self.build_hook(obj, state, self)
 
     # -- persistence, buffers --------------------------------------------------------------------
 
@@ -494,7 +525,7 @@ class PickleMachine:
         self.obs.protocols.append(proto)
 
     def op_FRAME(self, op: Op) -> None:
-        return None
+        self.frame_end = self.reader.pos + int(op.arg)  # type: ignore[call-overload]
 
 
 _PARTIALS = frozenset({"functools.partial", "functools.partialmethod"})

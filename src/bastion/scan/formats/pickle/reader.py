@@ -54,10 +54,13 @@ class BigBytes:
 class ByteReader:
     """Buffered sequential reader with an absolute position and cheap skipping."""
 
-    __slots__ = ("_buf", "_end", "_eof", "_i", "_limit", "_stream", "base")
+    __slots__ = ("_buf", "_chunk", "_end", "_eof", "_i", "_limit", "_stream", "base")
 
-    def __init__(self, stream: BinaryIO, base: int = 0, limit: int = 1 << 62) -> None:
+    def __init__(
+        self, stream: BinaryIO, base: int = 0, limit: int = 1 << 62, chunk: int = 1 << 20
+    ) -> None:
         self._stream = stream
+        self._chunk = chunk
         self._buf = b""
         self._i = 0
         self._eof = False
@@ -72,7 +75,7 @@ class ByteReader:
 
     def _fill(self, need: int) -> bool:
         while len(self._buf) - self._i < need and not self._eof:
-            chunk = self._stream.read(max(need, 1 << 20))
+            chunk = self._stream.read(max(need, self._chunk))
             if not chunk:
                 self._eof = True
                 break
@@ -132,6 +135,8 @@ class ByteReader:
 
     def skip(self, n: int, what: str = "data") -> None:
         """Consume ``n`` bytes without keeping them."""
+        if n >= 1 << 62:  # no file holds that much; seeking that far overflows
+            raise TruncatedError(self.pos, f"{what} ({n} bytes)")
         avail = len(self._buf) - self._i
         if n <= avail:
             self._i += n

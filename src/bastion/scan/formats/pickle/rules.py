@@ -147,11 +147,13 @@ EXTRA_PICKLE = Rule(
 UNFOLLOWABLE = Rule(
     "BST-PKL-009",
     "Pickle stream could not be followed to its end",
-    Severity.MEDIUM,
+    Severity.HIGH,
     "models",
     doc="""
-    The stream embeds raw data whose length bastion could not determine (a joblib array with an
-    unusual dtype), so the rest of the stream was not analyzed. Unknown is not safe.
+    The stream embeds raw data whose length bastion could not determine exactly the way the
+    loader does (a joblib array whose shape, dtype or attributes are computed at load time or
+    not the way joblib writes them), so the rest of the stream was not analyzed while the loader
+    goes on executing it. Unknown is not safe: this blocks at the default policy.
     """,
     remediation="Inspect the file in isolation, or re-save it with current joblib/numpy.",
     references=MALFORMED_ARTIFACT,

@@ -137,12 +137,19 @@ class _Mark:
 MARK = _Mark()
 
 
-def literal(value: Value) -> object:
+#: Tuples nested deeper than this are not folded into literals (the unpickler has no such
+#: bound, but nothing a scanner needs as a literal is nested that deep).
+LITERAL_DEPTH = 32
+
+
+def literal(value: Value, depth: int = 0) -> object:
     """The Python value of a literal (or of a tuple of literals), else ``None``."""
     if isinstance(value, Lit):
         return value.value
     if isinstance(value, Seq) and value.kind == "tuple" and not value.dropped:
-        items = [literal(v) for v in value.items]
+        if depth >= LITERAL_DEPTH:
+            return None
+        items = [literal(v, depth + 1) for v in value.items]
         if all(
             i is not None or isinstance(v, Lit) for i, v in zip(items, value.items, strict=True)
         ):
