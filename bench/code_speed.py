@@ -53,6 +53,7 @@ class Run:
     tool: str
     files: int
     wall: float
+    cpu: float
     peak_rss_mib: float
     findings: int
     note: str = ""
@@ -72,11 +73,12 @@ def python_files(root: Path, limit: int | None) -> list[str]:
     return found[:limit] if limit else found
 
 
-def _timed(command: list[str]) -> tuple[subprocess.CompletedProcess[str], float, float]:
-    """Run a command; wall seconds and the peak RSS (MiB) of its process tree.
+def _timed(command: list[str]) -> tuple[subprocess.CompletedProcess[str], float, float, float]:
+    """Run a command; wall seconds, CPU seconds and peak RSS (MiB) of its process tree.
 
-    ``os.wait4`` gives that child's own resource usage, whose ``ru_maxrss`` is the largest
-    resident size of it or any of its (worker) processes.
+    ``os.wait4`` gives that child's own resource usage, which includes its reaped (worker)
+    processes: CPU time summed over them, ``ru_maxrss`` the largest resident size of any. CPU
+    time is the fairer comparison on a shared machine, where wall time depends on the load.
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
@@ -87,12 +89,13 @@ def _timed(command: list[str]) -> tuple[subprocess.CompletedProcess[str], float,
         out.seek(0)
         err.seek(0)
         done = subprocess.CompletedProcess(command, process.returncode, out.read(), err.read())
-    return done, wall, usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return done, wall, cpu, usage.ru_maxrss / 1024
 
 
 def run_bastion(root: Path, listing: Path, files: int, workers: int) -> Run:
     """bastion in a child interpreter over the listed files."""
-    done, wall, rss = _timed(
+    done, wall, cpu, rss = _timed(
         [sys.executable, "-c", _BASTION_CHILD, str(root), str(listing), str(workers)]
     )
     if done.returncode != 0:
@@ -100,7 +103,7 @@ def run_bastion(root: Path, listing: Path, files: int, workers: int) -> Run:
     data = json.loads(done.stdout.strip().splitlines()[-1])
     label = f"bastion (workers={workers or 'auto'})"
     note = f"{data['skipped']} skipped"
-    return Run(label, data["artifacts"], wall, rss, data["findings"], note)
+    return Run(label, data["artifacts"], wall, cpu, rss, data["findings"], note)
 
 
 def run_bandit(root: Path, relative: list[str], work: Path) -> Run:
@@ -114,23 +117,26 @@ def run_bandit(root: Path, relative: list[str], work: Path) -> Run:
         "sys.argv = ['bandit', '-q', '-f', 'json', '-o', sys.argv[2], *files]\n"
         "main()\n"
     )
-    done, wall, rss = _timed([sys.executable, "-c", script, str(listing), str(report)])
+    done, wall, cpu, rss = _timed([sys.executable, "-c", script, str(listing), str(report)])
     if not report.exists():
         raise SystemExit(f"bandit run failed:\n{done.stderr[-4000:]}")
     data = json.loads(report.read_text())
     files = len([k for k in data.get("metrics", {}) if k != "_totals"])
     errors = len(data.get("errors", []))
-    return Run("bandit", files, wall, rss, len(data.get("results", [])), f"{errors} errors")
+    return Run("bandit", files, wall, cpu, rss, len(data.get("results", [])), f"{errors} errors")
 
 
 def _table(runs: list[Run]) -> str:
-    header = ["tool", "files", "seconds", "files/s", "peak RSS MiB", "findings", "note"]
+    header = ["tool", "files", "wall s", "files/s", "CPU s", "files/CPU s", "peak RSS MiB"]
+    header += ["findings", "note"]
     rows = [
         [
             r.tool,
             str(r.files),
             f"{r.wall:.1f}",
             f"{r.files / r.wall:.0f}",
+            f"{r.cpu:.1f}",
+            f"{r.files / r.cpu:.0f}",
             f"{r.peak_rss_mib:.0f}",
             str(r.findings),
             r.note,
@@ -179,12 +185,13 @@ def main() -> None:
     if bandit is not None:
         for run in runs:
             if run.tool != "bandit":
-                speedup = (run.files / run.wall) / (bandit.files / bandit.wall)
-                print(f"{run.tool}: {speedup:.1f}x Bandit's files/s")
+                wall = (run.files / run.wall) / (bandit.files / bandit.wall)
+                cpu = (run.files / run.cpu) / (bandit.files / bandit.cpu)
+                print(f"{run.tool}: {wall:.1f}x Bandit's files/s, {cpu:.1f}x per CPU second")
     if len(growth) > 1:
         print("\nbastion peak RSS as the tree grows (flat = streaming):")
         for files, run in growth:
-            print(f"  {files:>6} files: {run.peak_rss_mib:.0f} MiB, {run.wall:.1f} s")
+            print(f"  {files:>6} files: {run.peak_rss_mib:.0f} MiB, {run.wall:.1f} s wall")
 
 
 if __name__ == "__main__":
