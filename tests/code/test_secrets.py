@@ -92,6 +92,7 @@ POSITIVE: list[tuple[str, str, TextKind]] = [
     ("BST-SEC-011", f'DB = "postgresql://etl:{rnd(14)}@db.internal:5432/warehouse"', TextKind.CODE),
     ("BST-SEC-012", f'client_secret = "{rnd(40)}"', TextKind.CODE),
     ("BST-SEC-012", "DB_PASSWORD=Tr0ub4dor&3x", TextKind.CONFIG),
+    ("BST-SEC-012", f"ENV SERVICE_API_KEY={rnd(32)}", TextKind.CONFIG),
     ("BST-SEC-013", f'login(token="hf_{rnd(34)}")', TextKind.CODE),
     ("BST-SEC-014", f'OPENAI_API_KEY = "sk-proj-{rnd(74)}"', TextKind.CODE),
     ("BST-SEC-014", f'key = "sk-{rnd(20)}T3BlbkFJ{rnd(20)}"', TextKind.CODE),

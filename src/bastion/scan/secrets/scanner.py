@@ -86,7 +86,7 @@ _CODE_ASSIGN = re.compile(
     re.IGNORECASE,
 )
 _CONFIG_ASSIGN = re.compile(
-    r"^\s*(?:export\s+|-\s+)?[\"']?"
+    r"^\s*(?:export\s+|set\s+|ENV\s+|ARG\s+|-\s+)?[\"']?"
     + _NAME_RE
     + r"""["']?\s*[:=]\s*["']?(?P<value>[^\s"'#,;]{6,256})["']?\s*(?:[#;].*)?$""",
     re.IGNORECASE | re.MULTILINE,
