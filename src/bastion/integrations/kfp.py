@@ -122,11 +122,15 @@ class BastionComponents:
     def assess(self) -> Any:
         """``bastion assess SUITE``: input ``project`` (a folder whose ``bastion.toml`` has the
         ``[assess]`` table naming model, data and thresholds), ``suite`` (``all``,
-        ``robustness``, ``privacy``, ``data``); output ``report`` (JSON)."""
+        ``robustness``, ``privacy``, ``data``); outputs ``report`` (findings, JSON) and
+        ``report_dir`` (the HTML report and the metrics document)."""
         image = self.image
 
         def bastion_assess(
-            project: Input[Artifact], report: Output[Artifact], suite: str = "all"
+            project: Input[Artifact],
+            report: Output[Artifact],
+            report_dir: Output[Artifact],
+            suite: str = "all",
         ) -> dsl.ContainerSpec:
             return dsl.ContainerSpec(
                 image=image,
@@ -139,6 +143,9 @@ class BastionComponents:
                     "json",
                     "--output",
                     report.path,
+                    "--report-dir",
+                    report_dir.path,
+                    "--quiet",
                 ],
             )
 
