@@ -253,7 +253,7 @@ SAFE_BUILTINS: frozenset[str] = frozenset(
     list dict set frozenset tuple bytearray bytes str int float complex bool slice range object
     Ellipsis NotImplemented reversed enumerate zip ValueError KeyError Exception
     RuntimeError TypeError IndexError AttributeError NotImplementedError StopIteration
-    UserWarning Warning DeprecationWarning FutureWarning RuntimeWarning
+    UserWarning Warning DeprecationWarning FutureWarning RuntimeWarning hash
     """.split()
 )
 
@@ -281,8 +281,23 @@ SAFE_STDLIB_CLASSES: frozenset[str] = _names(
     """
 )
 
+#: statsmodels' state-space Cython classes (one per precision: s, d, c, z); their ``__reduce__``
+#: rebuilds them from typed arrays and numbers, and their constructors only allocate arrays.
+_STATESPACE_CLASSES = frozenset(
+    f"statsmodels.tsa.statespace._{module}.{precision}{cls}"
+    for module, cls in (
+        ("representation", "Statespace"),
+        ("initialization", "Initialization"),
+        ("kalman_filter", "KalmanFilter"),
+        ("kalman_smoother", "KalmanSmoother"),
+        ("simulation_smoother", "SimulationSmoother"),
+        ("cfa_simulation_smoother", "CFASimulationSmoother"),
+    )
+    for precision in "sdcz"
+)
+
 #: Reviewed framework callables that are called at load time to rebuild state.
-SAFE_CALLS: frozenset[str] = _names(
+SAFE_CALLS: frozenset[str] = _STATESPACE_CLASSES | _names(
     """
     numpy.core.multiarray._reconstruct numpy._core.multiarray._reconstruct
     numpy.core.multiarray.scalar numpy._core.multiarray.scalar numpy.core.numeric._frombuffer
@@ -306,7 +321,8 @@ SAFE_CALLS: frozenset[str] = _names(
     torch.finfo torch.iinfo torch.memory_format torch.layout torch.dtype torch.Generator
     torch.torch_version.TorchVersion torch.nn.modules.module._WrappedHook
     torch.optim.optimizer._RequiredParameter torch.amp.grad_scaler.GradScaler
-    torch.cuda.amp.grad_scaler.GradScaler
+    torch.cuda.amp.grad_scaler.GradScaler torch.amp.grad_scaler._refresh_per_optimizer_state
+    torch.cuda.amp.grad_scaler._refresh_per_optimizer_state
 
     pandas._libs.internals._unpickle_block pandas.core.indexes.base._new_Index
     pandas._libs.tslibs.timestamps._unpickle_timestamp
@@ -325,6 +341,10 @@ SAFE_CALLS: frozenset[str] = _names(
     joblib.numpy_pickle_compat.ZNDArrayWrapper joblib._store_backends.CacheItemInfo
     xgboost.core.Booster xgboost.sklearn.XGBClassifier xgboost.sklearn.XGBRegressor
     lightgbm.basic.Booster lightgbm.sklearn.LGBMClassifier lightgbm.sklearn.LGBMRegressor
+
+    nltk.probability.FreqDist nltk.probability.ConditionalFreqDist
+    optuna.samplers._tpe.parzen_estimator._ParzenEstimatorParameters
+    mlflow.models.signature._TypeHints
 
     pyarrow.lib.py_buffer pyarrow.lib.type_for_alias pyarrow.lib.chunked_array pyarrow.lib.field
     pyarrow.lib.schema pyarrow.lib.scalar pyarrow.lib.list_ pyarrow.lib.large_list
