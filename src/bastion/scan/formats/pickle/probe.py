@@ -8,6 +8,7 @@ the bytes reached ``STOP``, imported a global with a valid dotted name, or at le
 from __future__ import annotations
 
 import io
+import pickletools
 from dataclasses import dataclass
 from typing import cast
 
@@ -19,6 +20,12 @@ from bastion.scan.formats.pickle.reader import (
 )
 
 _IMPORTS = frozenset({"GLOBAL", "INST", "STACK_GLOBAL"})
+#: Opcodes the unpickler refuses as the first of a stream: they pop or read the stack, need a
+#: mark, or read the memo, all empty at the start. Bytes opening with one are not a pickle (random
+#: tensor bytes such as ``0l.`` would otherwise parse to STOP).
+_FAILS_FIRST = frozenset(op.name for op in pickletools.opcodes if op.stack_before) | frozenset(
+    {"PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"}
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ def probe_pickle(head: bytes, max_ops: int = 256) -> ProbeVerdict:
             if op is None:
                 break
             ops += 1
+            if ops == 1 and op.name in _FAILS_FIRST:
+                return ProbeVerdict(False, False, False, ops)
             if op.name in ("GLOBAL", "INST"):
                 module, name = cast("tuple[str, str]", op.arg)
                 if not (_valid_name(module) and _valid_name(name)):
