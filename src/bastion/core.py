@@ -263,7 +263,11 @@ class Skipped:
 
 @dataclass(frozen=True)
 class ScanResult:
-    """Everything one scan (or assessment) saw, found and could not check."""
+    """Everything one scan (or assessment) saw, found and could not check.
+
+    ``notes`` record facts about how the scan ran that are neither findings nor skips (which
+    vulnerability data was used and how old it is).
+    """
 
     root: str
     started: datetime
@@ -272,6 +276,7 @@ class ScanResult:
     findings: tuple[Finding, ...] = ()
     skipped: tuple[Skipped, ...] = ()
     not_applicable: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def max_severity(self) -> Severity | None:

@@ -219,7 +219,7 @@ class TestBadInput:
             "requirements-b.txt": "-r requirements-a.txt\n",
         })  # fmt: skip
         result = scan_dir(root, OSV_DIR)
-        assert ("BST-DEP-014", "requirements.txt", None) in ids(result)
+        assert any(n.startswith("requirements.txt: ") for n in result.notes)
         assert any("cycle" in s.detail for s in result.skipped)
 
     def test_requirements_inside_an_archive(self, tmp_path: Path) -> None:

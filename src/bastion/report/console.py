@@ -49,6 +49,8 @@ def print_report(report: ReportInput, console: Console, *, verbose: bool = False
     else:
         console.print("[green]No findings.[/green]")
     _print_files(report, console, verbose=verbose)
+    for note in result.notes:
+        console.print(f"[dim]Note: {escape(note)}[/dim]")
     if verdict.suppressed:
         console.print(f"[dim]{len(verdict.suppressed)} finding(s) suppressed.[/dim]")
     if result.skipped:

@@ -100,6 +100,7 @@ def render_html(report: ReportInput) -> str:
             for s in result.skipped
         ],
         suppressed=len(verdict.suppressed),
+        notes=list(result.notes),
         duration=f"{result.duration:.2f}",
         version=report.tool_version,
         chart=_chart(verdict.findings),

@@ -130,6 +130,7 @@ def report_dict(report: ReportInput) -> dict[str, Any]:
             }
             for s in verdict.suppressed
         ],
+        "notes": list(result.notes),
         "skipped": [skipped_dict(s) for s in result.skipped],
         "artifacts": [
             {

@@ -54,6 +54,9 @@ def render_markdown(report: ReportInput) -> str:
         if len(ordered) > TOP_FINDINGS:
             lines.append(f"\n_… and {len(ordered) - TOP_FINDINGS} more in the full report._")
         lines.append("")
+    lines += [f"_Note: {_cell(n, 300)}_" for n in result.notes]
+    if result.notes:
+        lines.append("")
     if result.skipped:
         lines += [f"<details><summary>Not fully checked ({len(result.skipped)})</summary>", ""]
         lines += [

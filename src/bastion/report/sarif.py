@@ -127,22 +127,8 @@ def sarif_document(report: ReportInput) -> dict[str, Any]:
                 known.add(finding.rule_id)
         index = {rule.id: i for i, rule in enumerate(rules)}
         notifications = (
-            [
-                {
-                    "level": "warning",
-                    "message": {
-                        "text": f"{s.display}: not fully checked ({s.reason.value}): {s.detail}"
-                    },
-                    "locations": [
-                        {
-                            "physicalLocation": {
-                                "artifactLocation": {"uri": s.path, "uriBaseId": "%SRCROOT%"}
-                            }
-                        }
-                    ],
-                }
-                for s in report.result.skipped
-            ]
+            [_notification(s) for s in report.result.skipped]
+            + [{"level": "note", "message": {"text": n}} for n in report.result.notes]
             if category == "models"
             else []
         )

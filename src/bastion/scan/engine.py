@@ -99,6 +99,7 @@ class FileOutcome:
     skipped: list[Skipped] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
     not_applicable: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 def analyze_file(
@@ -123,7 +124,7 @@ def analyze_file(
         ctx.run(blob, formats)
     finally:
         blob.close()
-    return FileOutcome(sink.findings, sink.skipped, sink.artifacts, sink.not_applicable)
+    return FileOutcome(sink.findings, sink.skipped, sink.artifacts, sink.not_applicable, sink.notes)
 
 
 def _detector(settings: ScanSettings, registry: Registry) -> Callable[[Blob, str], tuple[str, ...]]:
@@ -240,11 +241,13 @@ def _collect(root: str, started: datetime, outcomes: Iterable[FileOutcome]) -> S
     skipped: list[Skipped] = []
     artifacts: list[Artifact] = []
     not_applicable = 0
+    notes: dict[str, None] = {}
     for outcome in outcomes:
         findings.extend(outcome.findings)
         skipped.extend(outcome.skipped)
         artifacts.extend(outcome.artifacts)
         not_applicable += outcome.not_applicable
+        notes.update(dict.fromkeys(outcome.notes))
     findings.sort(key=Finding.sort_key)
     skipped.sort(key=lambda s: (s.path, s.member or "", s.reason.value, s.detail))
     artifacts.sort(key=lambda a: (a.path, a.member or ""))
@@ -256,6 +259,7 @@ def _collect(root: str, started: datetime, outcomes: Iterable[FileOutcome]) -> S
         findings=tuple(findings),
         skipped=tuple(skipped),
         not_applicable=not_applicable,
+        notes=tuple(sorted(notes)),
     )
 
 

@@ -72,6 +72,7 @@ class _Sink:
     skipped: list[Skipped] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
     not_applicable: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 class AnalysisContext:
@@ -144,6 +145,11 @@ class AnalysisContext:
         self.sink.artifacts.append(
             Artifact(self.path, format, kind, size if size is not None else -1, self.member)
         )
+
+    def note(self, text: str) -> None:
+        """Record a fact about the scan itself (shown once in reports, never a finding)."""
+        if text not in self.sink.notes:
+            self.sink.notes.append(text)
 
     def not_applicable(self) -> None:
         """Count an artifact that no analyzer needs to check (text, images)."""

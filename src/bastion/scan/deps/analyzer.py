@@ -25,7 +25,7 @@ from bastion.scan.deps.issues import DepIssue
 from bastion.scan.deps.lockfiles import LockfileError, detect_format, parse_lockfile
 from bastion.scan.deps.lockfiles._model import MAX_LOCKFILE_BYTES
 from bastion.scan.deps.lockfiles._model import read_text as read_manifest
-from bastion.scan.deps.rules import DEP_RULES
+from bastion.scan.deps.rules import DEP_RULES, VULN_DB_USED
 from bastion.scan.deps.vulndb import resolve_database
 from bastion.scan.detect import text_format
 from bastion.scan.interface import AnalysisContext, Analyzer
@@ -87,6 +87,9 @@ class _Locator:
 def _report(ctx: AnalysisContext, issues: list[DepIssue], locator: _Locator | None) -> None:
     counts: dict[str, int] = {}
     for issue in issues:
+        if issue.rule is VULN_DB_USED:
+            ctx.note(f"{posixpath.basename(issue.source)}: {issue.message}")
+            continue
         counts[issue.rule.id] = counts.get(issue.rule.id, 0) + 1
         if counts[issue.rule.id] > MAX_PER_RULE:
             continue

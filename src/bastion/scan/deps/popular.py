@@ -64,7 +64,7 @@ LEGITIMATE_NEIGHBOURS: frozenset[str] = frozenset(
     {
         "arrow", "azure-core", "beautifulsoup", "boto", "bullet", "crick", "cupy-cuda11x",
         "cupy-cuda13x", "dataset", "datazets", "dateutils", "decord2", "distribute", "djongo",
-        "docx", "dub", "fastar", "gpytorch", "grequests", "httpr", "itables", "jaxlie",
+        "docx", "dub", "fastar", "gpytorch", "grequests", "httpr", "httpx2", "itables", "jaxlie",
         "jupyter-ai", "jupyterhub", "langchain-cohere", "nest-asyncio2", "od", "openapi", "opencc",
         "pampy", "panda", "pbspark", "pgpy", "psmpy", "psycopg", "psycopg-binary", "psycopgbinary",
         "py-redis", "pyaml", "pycares", "pydash", "pydo", "pygal", "pygam", "pymantic", "pymupdfb",

@@ -218,6 +218,7 @@ VULN_CHECK_SKIPPED = Rule(
     remediation="Run 'bastion db update' (or pass --vuln-db PATH) and scan again.",
     references=_refs("CWE-1395"),
 )
+#: Not a finding: marks the note that records which data was used (ScanResult.notes).
 VULN_DB_USED = Rule(
     "BST-DEP-014",
     "Vulnerability data used for this file",
@@ -246,5 +247,4 @@ DEP_RULES: tuple[Rule, ...] = (
     TYPOSQUAT,
     KNOWN_CONFUSION,
     VULN_CHECK_SKIPPED,
-    VULN_DB_USED,
 )
