@@ -61,6 +61,7 @@ BUILTIN_RULE_MODULES: tuple[str, ...] = (
     "bastion.integrity.rules",
     "bastion.gateway.rules",
     "bastion.posture.rules",
+    "bastion.assess.rules",
 )
 
 ENTRY_POINT_GROUP = "bastion.analyzers"

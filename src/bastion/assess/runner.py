@@ -58,6 +58,7 @@ class Assessment:
     sanitized: tuple[str, ...] = ()
     image_shape: tuple[int, ...] = ()
     image: bool = False
+    data: AssessData | None = None
 
 
 def _artifact(path: str, base: Path, kind: ArtifactKind, fmt: str) -> Artifact:
@@ -197,6 +198,7 @@ def assess(
         sanitized=sanitized,
         image_shape=data.input_shape,
         image=data.image,
+        data=data,
     )
 
 

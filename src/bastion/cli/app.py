@@ -6,12 +6,14 @@ import typer
 
 from bastion import __version__
 from bastion.cli import (
+    assess,
     attest,
     audit,
     baseline,
     bom,
     db,
     diff,
+    harden,
     history,
     keygen,
     keys,
@@ -68,6 +70,8 @@ app.command("diff", help=diff.diff_command.__doc__)(diff.diff_command)
 app.add_typer(posture.app, name="posture")
 app.add_typer(mlflow.app, name="mlflow")
 app.command("report", help=report.report_command.__doc__)(report.report_command)
+app.add_typer(assess.app, name="assess")
+app.add_typer(harden.app, name="harden")
 
 
 def main() -> None:

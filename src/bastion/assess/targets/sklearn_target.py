@@ -19,7 +19,8 @@ from bastion.assess.errors import TargetError
 from bastion.assess.targets.interface import NDArray, Target, Trainer, align_columns
 from bastion.errors import MissingDependencyError
 
-SAFE_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.")
+#: Types loaded without asking: scikit-learn, NumPy, SciPy sparse and bastion's own DP models.
+SAFE_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "bastion.assess.harden.")
 
 
 def load_skops(path: Path, trusted: tuple[str, ...], target: str) -> Any:
