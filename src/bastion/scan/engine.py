@@ -295,15 +295,16 @@ def run_local(
     if workers == 1 or len(candidates) <= 1:
         isolate = registry is default_registry()
         results = []
-        for candidate in candidates:
-            if isolate and _native(candidate):
-                # NOTE: h5py runs the HDF5 C library; a crafted file must cost one skipped file,
-                # not the whole scan, even when the scan runs in process.
-                results.append(_isolated(candidate, settings))
-            else:
-                results.append(analyze_file(candidate, settings, registry))
-            if progress is not None:
-                progress.advance(1)
+        with _Sandbox(settings) as sandbox:
+            for candidate in candidates:
+                if isolate and _native(candidate):
+                    # NOTE: h5py runs the HDF5 C library; a crafted file must cost one skipped
+                    # file, not the whole scan, even when the scan runs in process.
+                    results.append(sandbox.run(candidate))
+                else:
+                    results.append(analyze_file(candidate, settings, registry))
+                if progress is not None:
+                    progress.advance(1)
         return results
     return _run_pool(candidates, settings, workers, progress)
 
@@ -359,9 +360,41 @@ def _run_pool(
     return results
 
 
-def _isolated(candidate: Candidate, settings: ScanSettings) -> FileOutcome:
+class _Sandbox:
+    """One child process that analyzes native-parser files in turn, replaced after a crash."""
+
+    def __init__(self, settings: ScanSettings) -> None:
+        self._settings = settings
+        self._pool: ProcessPoolExecutor | None = None
+        # NOTE: chosen before our own pool starts its management thread, and kept.
+        self._context = _context()
+
+    def __enter__(self) -> _Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def run(self, candidate: Candidate) -> FileOutcome:
+        """Analyze one file in the child; a crash retries it alone, then skips it."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
+        try:
+            return self._pool.submit(_analyze_chunk, [candidate], self._settings).result()[0]
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+            return _isolated(candidate, self._settings, self._context)
+
+
+def _isolated(
+    candidate: Candidate,
+    settings: ScanSettings,
+    context: multiprocessing.context.BaseContext | None = None,
+) -> FileOutcome:
     """Re-run one file alone after a worker died; if it kills its worker again, skip it."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=_context()) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=context or _context()) as pool:
         try:
             return pool.submit(_analyze_chunk, [candidate], settings).result()[0]
         except BrokenProcessPool:
