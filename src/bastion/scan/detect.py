@@ -15,6 +15,7 @@ import zlib
 
 from bastion.scan.blob import Blob
 from bastion.scan.formats import zipread
+from bastion.scan.formats.data_formats import data_format
 from bastion.scan.formats.keras_knowledge import looks_like_keras_json
 from bastion.scan.limits import Limits
 
@@ -151,6 +152,9 @@ def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ..
         return ("onnx",)
     if lower.endswith(".pb") and _looks_like_graphdef(head):
         return ("tf-graphdef",)
+    data_only = data_format(head)
+    if data_only is not None:
+        return (data_only,)  # tokenizer models, boosting-library files, word vectors, databases
     if _is_text(head) and looks_like_keras_json(head):
         return ("keras-json", "text")  # model.to_json() / a bare Keras config.json
     if _is_text(head):
@@ -261,10 +265,20 @@ def _by_magic(head: bytes, lower: str) -> str | None:
         return "parquet"
     if head.startswith(b"ARROW1"):
         return "arrow"
+    if _is_arrow_stream(head):
+        return "arrow-stream"  # Arrow IPC stream: Hugging Face datasets' .arrow files
     for magic, fmt in _MEDIA_MAGICS:
         if head.startswith(magic):
             return fmt
     return None
+
+
+def _is_arrow_stream(head: bytes) -> bool:
+    """The continuation marker, then a schema message length (padded to 8 bytes)."""
+    if len(head) < 16 or head[:4] != b"\xff\xff\xff\xff":
+        return False
+    length = int.from_bytes(head[4:8], "little", signed=True)
+    return 8 <= length <= 64 << 20 and length % 8 == 0
 
 
 def _is_hdf5(head: bytes) -> bool:

@@ -24,6 +24,7 @@ from bastion.core import Artifact, ArtifactKind, Finding, Location, Skipped, Ski
 from bastion.errors import AnalysisLimitError, MalformedInputError
 from bastion.rules import Rule
 from bastion.scan.blob import Blob
+from bastion.scan.formats.data_formats import DATA_ONLY_FORMATS
 from bastion.scan.limits import ByteBudget, Deadline, Limits
 
 if TYPE_CHECKING:
@@ -256,8 +257,9 @@ class AnalysisContext:
 
 #: Formats recognized as needing no security analysis (counted, not skipped).
 NOT_APPLICABLE_FORMATS = frozenset({"text", "image", "document", "empty", "media", "markdown"})
-#: Formats that are understood data with nothing to check (tensor bytes inside a container).
-QUIET_FORMATS = frozenset({"tensor-data"})
+#: Formats that are understood data with nothing to check (tensor bytes inside a container,
+#: tokenizer models, boosting-library files, databases: :mod:`bastion.scan.formats.data_formats`).
+QUIET_FORMATS = frozenset({"tensor-data"}) | DATA_ONLY_FORMATS
 
 
 def _kind_of(formats: tuple[str, ...]) -> ArtifactKind:

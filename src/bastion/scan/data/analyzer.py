@@ -1,5 +1,5 @@
 """Analyzers for data files: CSV/TSV and JSON Lines (``csv``, ``jsonl``), Parquet and Arrow IPC
-(``parquet``, ``arrow``).
+files and streams (``parquet``, ``arrow``, ``arrow-stream``).
 
 Each reads a bounded sample (:class:`~bastion.scan.data.sample.SampleLimits`) and reports
 personal data columns and, for CSV, formula cells. Parquet and Arrow metadata is searched for
@@ -22,6 +22,7 @@ from bastion.scan.data.columnar import (
     is_py_extension,
     pickled_values,
     read_arrow,
+    read_arrow_stream,
     read_parquet,
 )
 from bastion.scan.data.rules import (
@@ -114,14 +115,15 @@ class ColumnarDataAnalyzer(Analyzer):
     """
 
     name = "data-columnar"
-    formats = ("parquet", "arrow")
+    formats = ("parquet", "arrow", "arrow-stream")
     rules = DATA_RULES
     kind = ArtifactKind.DATASET
 
     def analyze(self, blob: Blob, ctx: AnalysisContext) -> None:
         """Read metadata and a row sample with pyarrow; dispatch hidden pickles."""
         limits = SampleLimits()
-        reader = read_parquet if ctx.format == "parquet" else read_arrow
+        readers = {"parquet": read_parquet, "arrow": read_arrow, "arrow-stream": read_arrow_stream}
+        reader = readers[ctx.format]
         data = reader(blob, limits)
         self._metadata(ctx, data)
         _report_columns(ctx, data.sample, formulas=False, lines=False)

@@ -187,16 +187,39 @@ def read_arrow(blob: Blob, limits: SampleLimits) -> Columnar:
     pa = _pyarrow()
     try:
         reader = pa.ipc.open_file(_source(pa, blob, limits.max_bytes * 32))
-        result = Columnar(metadata=_schema_entries(reader.schema, "schema"))
-        if reader.num_record_batches:
-            batch = reader.get_batch(0)
-            columns = _plain_columns(reader.schema, pa)
-            table = pa.Table.from_batches([batch]).select(columns)
-            result.sample = _sample_table(table, limits, pa)
-            result.sample.truncated = result.sample.truncated or reader.num_record_batches > 1
-        return result
+        first = reader.get_batch(0) if reader.num_record_batches else None
+        return _columnar(reader.schema, first, reader.num_record_batches > 1, limits, pa)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
         raise MalformedInputError(f"Arrow IPC: {exc}") from None
+
+
+def read_arrow_stream(blob: Blob, limits: SampleLimits) -> Columnar:
+    """The same from an Arrow IPC *stream* (Hugging Face ``datasets`` files, cache files)."""
+    pa = _pyarrow()
+    try:
+        reader = pa.ipc.open_stream(_source(pa, blob, limits.max_bytes * 32))
+        first = _next_batch(reader)
+        more = first is not None and _next_batch(reader) is not None
+        return _columnar(reader.schema, first, more, limits, pa)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
+        raise MalformedInputError(f"Arrow IPC stream: {exc}") from None
+
+
+def _next_batch(reader: Any) -> Any:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+
+
+def _columnar(schema: Any, first: Any, more: bool, limits: SampleLimits, pa: Any) -> Columnar:
+    """Schema metadata and a sample of ``first`` (``more``: other batches were not sampled)."""
+    result = Columnar(metadata=_schema_entries(schema, "schema"))
+    if first is not None:
+        table = pa.Table.from_batches([first]).select(_plain_columns(schema, pa))
+        result.sample = _sample_table(table, limits, pa)
+        result.sample.truncated = result.sample.truncated or more
+    return result
 
 
 def is_py_extension(entries: list[MetadataEntry], scope: str) -> bool:
