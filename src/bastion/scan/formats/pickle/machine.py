@@ -250,6 +250,7 @@ class PickleMachine:
         self._push(self._call(func, args, op.pos, "REDUCE"))
 
     def _call(self, func: Value, args: Value, pos: int, opname: str) -> Value:
+        func = _persisted_class(func)
         items = args_of(args)
         if isinstance(func, Glob):
             special = resolve_special(self, func, items, args, pos)
@@ -288,6 +289,7 @@ class PickleMachine:
 
     def construct(self, cls: Value, args: Value, pos: int, opname: str) -> None:
         """``cls.__new__(cls, *args)``: with arguments that is a call of ``__new__``."""
+        cls = _persisted_class(cls)
         items = args_of(args)
         if isinstance(cls, Glob):
             # NOTE: NEWOBJ hands its arguments to __new__, which some classes use to open
@@ -542,6 +544,21 @@ def _seq(kind: str, items: list[Value]) -> Seq:
     for item in items:
         seq.add(item)
     return seq
+
+
+def _persisted_class(value: Value) -> Value:
+    """What ``torch.load`` makes of a legacy checkpoint's ``("module", cls, file, source)`` id.
+
+    Legacy ``torch.save`` stores each whole module's class as that persistent id and its loader
+    returns ``cls``, so the class is judged as what is built or called; other loaders refuse the
+    id, so judging the class is never less strict than what they run.
+    """
+    if isinstance(value, Persist) and isinstance(value.pid, Seq) and value.pid.kind == "tuple":
+        items = value.pid.items
+        if len(items) == 4 and _payload(items[0]) in ("module", b"module"):
+            if isinstance(items[1], Glob):
+                return items[1]
+    return value
 
 
 def _payload(value: Value) -> object:
