@@ -1,35 +1,86 @@
-"""The ``bastion`` command: subcommands are registered here, each defined in its own module."""
+"""The ``bastion`` command: subcommands are registered here, each defined in its own module.
+
+Subcommand modules are imported only when their command runs (``bastion scan`` does not pay for
+the gateway, assessment or signing imports); ``bastion --help`` imports them all to list them.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any, NamedTuple
+
 import typer
+from typer._click.core import Command, Context  # typer vendors click; its types, not click's
+from typer.core import TyperGroup
 
 from bastion import __version__
-from bastion.cli import (
-    assess,
-    attest,
-    audit,
-    baseline,
-    bom,
-    db,
-    diff,
-    harden,
-    history,
-    keygen,
-    keys,
-    mlflow,
-    posture,
-    report,
-    rules,
-    scan,
-    serve,
-    sign,
-    verify,
-)
 from bastion.cli.common import EXIT_CODES_HELP
+
+
+class _Lazy(NamedTuple):
+    """Where a subcommand lives: a Typer sub-app (``app``) or a command function."""
+
+    module: str
+    attr: str
+
+
+#: Every subcommand: name → module and the Typer app or function it exposes.
+SUBCOMMANDS: dict[str, _Lazy] = {
+    "scan": _Lazy("bastion.cli.scan", "scan_command"),
+    "rules": _Lazy("bastion.cli.rules", "app"),
+    "baseline": _Lazy("bastion.cli.baseline", "app"),
+    "db": _Lazy("bastion.cli.db", "app"),
+    "serve": _Lazy("bastion.cli.serve", "serve_command"),
+    "keys": _Lazy("bastion.cli.keys", "app"),
+    "audit": _Lazy("bastion.cli.audit", "app"),
+    "keygen": _Lazy("bastion.cli.keygen", "keygen_command"),
+    "sign": _Lazy("bastion.cli.sign", "sign_command"),
+    "verify": _Lazy("bastion.cli.verify", "verify_command"),
+    "attest": _Lazy("bastion.cli.attest", "attest_command"),
+    "bom": _Lazy("bastion.cli.bom", "bom_command"),
+    "history": _Lazy("bastion.cli.history", "history_command"),
+    "diff": _Lazy("bastion.cli.diff", "diff_command"),
+    "posture": _Lazy("bastion.cli.posture", "app"),
+    "mlflow": _Lazy("bastion.cli.mlflow", "app"),
+    "report": _Lazy("bastion.cli.report", "report_command"),
+    "assess": _Lazy("bastion.cli.assess", "app"),
+    "harden": _Lazy("bastion.cli.harden", "app"),
+}
+
+
+def load_command(name: str) -> Command:
+    """Import one subcommand and build its click command."""
+    where = SUBCOMMANDS[name]
+    target: Any = getattr(importlib.import_module(where.module), where.attr)
+    holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    if isinstance(target, typer.Typer):
+        # NOTE: added as a sub-app, so a one-command app stays a group ("posture check").
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name, help=target.__doc__)(target)
+    holder.callback()(lambda: None)
+    group = typer.main.get_command(holder)
+    if not isinstance(group, TyperGroup):  # pragma: no cover - a holder with a callback is one
+        raise TypeError(f"subcommand {name!r} did not build a command group")
+    return group.commands[name]
+
+
+class _LazyGroup(TyperGroup):
+    """A Typer group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(SUBCOMMANDS))
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in SUBCOMMANDS:
+            command = load_command(cmd_name)
+        return command
+
 
 app = typer.Typer(
     name="bastion",
+    cls=_LazyGroup,
     help="Secure AI pipelines end to end: scan, assess, sign and guard ML models.\n\n"
     + EXIT_CODES_HELP,
     no_args_is_help=True,
@@ -51,27 +102,6 @@ def main_callback(
     ),
 ) -> None:
     """Secure AI pipelines end to end."""
-
-
-app.command("scan", help=scan.scan_command.__doc__)(scan.scan_command)
-app.add_typer(rules.app, name="rules")
-app.add_typer(baseline.app, name="baseline")
-app.add_typer(db.app, name="db")
-app.command("serve", help=serve.serve_command.__doc__)(serve.serve_command)
-app.add_typer(keys.app, name="keys")
-app.add_typer(audit.app, name="audit")
-app.command("keygen", help=keygen.keygen_command.__doc__)(keygen.keygen_command)
-app.command("sign", help=sign.sign_command.__doc__)(sign.sign_command)
-app.command("verify", help=verify.verify_command.__doc__)(verify.verify_command)
-app.command("attest", help=attest.attest_command.__doc__)(attest.attest_command)
-app.command("bom", help=bom.bom_command.__doc__)(bom.bom_command)
-app.command("history", help=history.history_command.__doc__)(history.history_command)
-app.command("diff", help=diff.diff_command.__doc__)(diff.diff_command)
-app.add_typer(posture.app, name="posture")
-app.add_typer(mlflow.app, name="mlflow")
-app.command("report", help=report.report_command.__doc__)(report.report_command)
-app.add_typer(assess.app, name="assess")
-app.add_typer(harden.app, name="harden")
 
 
 def main() -> None:
