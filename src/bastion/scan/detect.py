@@ -125,7 +125,13 @@ def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ..
     primary = _by_magic(head, lower)
     if primary:
         formats.append(primary)
-    elif not head.startswith(b"PK") and _looks_like_pickle(head, lower):
+    # NOTE: a magic found past offset 0 (tar at 257, TFLite at 4) does not stop a pickle that
+    # starts at 0: torch.load falls back to unpickling when tarfile rejects the header.
+    if (
+        (not primary or (primary in _LATE_MAGIC and head[:1] == b"\x80"))
+        and not head.startswith(b"PK")
+        and _looks_like_pickle(head, lower)
+    ):
         # NOTE: "PK" decodes as PERSID, which plain unpickling refuses at once: not a pickle.
         formats.append("pytorch-legacy" if _is_torch_legacy(head) else "pickle")
 
@@ -247,7 +253,9 @@ def _by_magic(head: bytes, lower: str) -> str | None:
         return "zstd"
     if head.startswith(b"\x04\x22\x4d\x18"):
         return "lz4"
-    if head.startswith(b"ZF") and lower.endswith((".pkl", ".joblib", ".z", ".gz", ".jbl")):
+    if head.startswith(b"ZF") and (
+        lower.endswith((".pkl", ".joblib", ".z", ".gz", ".jbl")) or _inflates_to_pickle(head)
+    ):
         return "joblib-zfile"
     if _is_hdf5(head):
         return "hdf5"
@@ -255,10 +263,14 @@ def _by_magic(head: bytes, lower: str) -> str | None:
         return "tar"
     if _is_safetensors(head):
         return "safetensors"
-    if head[:1] == b"\x5d" and (head[5:13] == b"\xff" * 8 or lower.endswith((".lzma", ".xz"))):
+    if head[:1] == b"\x5d" and (
+        head[5:13] == b"\xff" * 8 or lower.endswith((".lzma", ".xz")) or _lzma_pickle(head)
+    ):
         return "lzma"  # LZMA "alone" format, as joblib's lzma compression writes it
-    if _is_zlib(head) and lower.endswith((".z", ".zlib", ".joblib", ".pkl", ".jbl")):
-        return "zlib"
+    if _is_zlib(head) and (
+        lower.endswith((".z", ".zlib", ".joblib", ".pkl", ".jbl")) or _inflates_to_pickle(head)
+    ):
+        return "zlib"  # joblib detects zlib by its first byte, whatever the file is called
     if len(head) >= 8 and head[4:8] == b"TFL3":
         return "tflite"
     if head.startswith(b"PAR1"):
@@ -271,6 +283,42 @@ def _by_magic(head: bytes, lower: str) -> str | None:
         if head.startswith(magic):
             return fmt
     return None
+
+
+#: Formats recognized by a magic that is not at offset 0, so a pickle can start the file.
+_LATE_MAGIC = frozenset({"tar", "tflite"})
+
+
+def _inflates_to_pickle(head: bytes) -> bool:
+    """A zlib stream (after joblib's ``ZF`` header, if any) whose first bytes are a pickle."""
+    start = 0
+    if head.startswith(b"ZF"):
+        start = 22 if head[21:22] == b" " else 21  # joblib's fixed-width header
+    try:
+        inflated = zlib.decompressobj().decompress(head[start:], 64)
+    except zlib.error:
+        return False
+    return _pickle_head(inflated)
+
+
+def _lzma_pickle(head: bytes) -> bool:
+    """An LZMA 'alone' stream (joblib's prefix ``5d 00``) whose first bytes are a pickle."""
+    import lzma
+
+    try:
+        inflated = lzma.LZMADecompressor(lzma.FORMAT_ALONE).decompress(head, 64)
+    except lzma.LZMAError:
+        return False
+    return _pickle_head(inflated)
+
+
+def _pickle_head(data: bytes) -> bool:
+    if len(data) >= 2 and data[0] == 0x80 and 1 <= data[1] <= 5:
+        return True
+    from bastion.scan.formats.pickle.probe import probe_pickle
+
+    verdict = probe_pickle(data)
+    return verdict.complete or verdict.imports_valid_global
 
 
 def _is_arrow_stream(head: bytes) -> bool:

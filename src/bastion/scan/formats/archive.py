@@ -17,6 +17,7 @@ from bastion.errors import AnalysisLimitError, MalformedInputError
 from bastion.rules import MALFORMED_ARTIFACT, PATH_ESCAPE, RESOURCE_ABUSE, Rule
 from bastion.scan.blob import Blob, BytesBlob, FileBlob, SliceBlob
 from bastion.scan.formats import zipread
+from bastion.scan.formats.torch_tar import LEGACY_MEMBERS, analyze_legacy_member
 from bastion.scan.interface import AnalysisContext, Analyzer
 
 ZIP_ANOMALY = Rule(
@@ -131,6 +132,24 @@ def check_member_name(ctx: AnalysisContext, name: str) -> None:
         )
 
 
+def too_deep(ctx: AnalysisContext, name: str) -> bool:
+    """Report a member nested deeper than bastion analyzes (42.zip-style nesting, a payload
+    at the bottom): unknown is not safe, so it is a finding, not only a skip."""
+    if ctx.depth + 1 <= ctx.limits.max_depth:
+        return False
+    child = ctx.child(name)
+    detail = f"nested deeper than {ctx.limits.max_depth} archive levels"
+    child.report(
+        ARCHIVE_BOMB.finding(
+            child.location(),
+            f"Member {name!r} is {detail}; its content was not analyzed.",
+            evidence="nesting-depth",
+        )
+    )
+    child.skip(SkipReason.LIMIT, detail)
+    return True
+
+
 def walk_zip(blob: Blob, ctx: AnalysisContext, route: MemberRouter | None = None) -> list[str]:
     """Analyze every member of a zip; ``route`` may claim members for special handling.
 
@@ -143,6 +162,8 @@ def walk_zip(blob: Blob, ctx: AnalysisContext, route: MemberRouter | None = None
         ctx.deadline.check()
         names.append(entry.name)
         check_member_name(ctx, entry.name)
+        if too_deep(ctx, entry.name):
+            continue
         try:
             member = zipread.member_blob(blob, entry, ctx.limits)
         except AnalysisLimitError as exc:
@@ -230,7 +251,11 @@ def _after_member(
 
 def _report_anomalies(ctx: AnalysisContext, listing: zipread.ZipListing) -> None:
     for anomaly in listing.anomalies:
-        severity = Severity.HIGH if anomaly.kind in {"hidden-entry", "name-mismatch"} else None
+        severity = (
+            Severity.HIGH
+            if anomaly.kind in {"hidden-entry", "name-mismatch", "ambiguous-directory"}
+            else None
+        )
         ctx.report(
             ZIP_ANOMALY.finding(
                 ctx.location(),
@@ -252,6 +277,11 @@ class ZipAnalyzer(Analyzer):
     def analyze(self, blob: Blob, ctx: AnalysisContext) -> None:
         """Walk every member."""
         walk_zip(blob, ctx)
+
+
+def _starts_like_pickle(member: Blob) -> bool:
+    head = member.head(2)
+    return len(head) == 2 and head[0] == 0x80 and 1 <= head[1] <= 5
 
 
 class TarAnalyzer(Analyzer):
@@ -312,9 +342,9 @@ class TarAnalyzer(Analyzer):
                 )
             )
             return
-        if not info.isfile():
+        if not info.isfile() or too_deep(ctx, info.name):
             return
-        if random_access:
+        if random_access and not info.issparse():
             member: Blob = SliceBlob(blob, info.offset_data, info.size)
         else:
             if info.size > ctx.limits.max_member_bytes:
@@ -323,7 +353,13 @@ class TarAnalyzer(Analyzer):
             handle = archive.extractfile(info)
             if handle is None:
                 return
-            member = BytesBlob(handle.read())
+            member = BytesBlob(handle.read(ctx.limits.max_member_bytes))
+        if info.name in LEGACY_MEMBERS and _starts_like_pickle(member):
+            # torch.load's legacy tar reader: pickles interleaved with raw storage bytes
+            ctx.nested(
+                info.name, member, "pickle", lambda b, c: analyze_legacy_member(info.name, b, c)
+            )
+            return
         ctx.dispatch(member, info.name)
 
 
@@ -376,6 +412,8 @@ class SevenZipAnalyzer(Analyzer):
                 raise MalformedInputError(f"unreadable 7z archive: {exc}") from exc
         for name in sorted(factory.products):
             check_member_name(ctx, name)
+            if too_deep(ctx, name):
+                continue
             product = factory.products[name]
             product.seek(0)
             ctx.dispatch(BytesBlob(product.read()), name)

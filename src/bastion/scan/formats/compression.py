@@ -7,8 +7,6 @@ zlib-wrapped pickle. Decompression is streamed and bounded (size and ratio), nev
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import lzma
 import posixpath
 import zlib
@@ -18,42 +16,11 @@ from typing import BinaryIO
 from bastion.core import ArtifactKind, SkipReason
 from bastion.errors import AnalysisLimitError, MalformedInputError
 from bastion.scan.blob import Blob, Readable, StreamBlob
-from bastion.scan.formats.archive import ARCHIVE_BOMB
+from bastion.scan.formats.archive import ARCHIVE_BOMB, too_deep
+from bastion.scan.formats.decoders import bz2_decoder, gzip_decoder, lzma_decoder, zlib_decoder
 from bastion.scan.interface import AnalysisContext, Analyzer
 
 _SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".z", ".zlib", ".zst", ".lz4", ".tgz")
-
-
-class _ZlibReader:
-    """Sequential zlib (or raw deflate) inflater over a stream."""
-
-    def __init__(self, raw: BinaryIO, skip: int = 0) -> None:
-        self._raw = raw
-        if skip:
-            raw.read(skip)
-        self._d = zlib.decompressobj()
-        self._buf = b""
-        self._eof = False
-
-    def read(self, size: int = -1) -> bytes:
-        want = size if size is not None and size >= 0 else 1 << 62
-        while len(self._buf) < want and not self._eof:
-            chunk = self._raw.read(1 << 16)
-            if not chunk:
-                self._eof = True
-                self._buf += self._d.flush()
-                break
-            try:
-                self._buf += self._d.decompress(chunk)
-            except zlib.error as exc:
-                raise MalformedInputError(f"corrupt zlib stream: {exc}") from exc
-            if self._d.eof:
-                self._eof = True
-        data, self._buf = self._buf[:want], self._buf[want:]
-        return data
-
-    def close(self) -> None:
-        self._raw.close()
 
 
 class _Guarded:
@@ -86,18 +53,22 @@ def _wrap(make: Callable[[BinaryIO], Readable], blob: Blob) -> Readable:
         raise
 
 
-def _opener(fmt: str, blob: Blob) -> Callable[[], Readable] | str:
-    """A factory of fresh decompressing streams, or the reason there is none."""
+def _opener(fmt: str, blob: Blob, errors: list[str]) -> Callable[[], Readable] | str:
+    """A factory of fresh decompressing streams, or the reason there is none.
+
+    gzip, bzip2, xz/lzma and zlib are decoded leniently (:mod:`.decoders`): what a loader
+    reads before a damaged or truncated point is what gets analyzed; ``errors`` says what broke.
+    """
     if fmt == "gzip":
-        return lambda: _wrap(lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"), blob)
+        return lambda: gzip_decoder(blob.open(), errors)
     if fmt == "bzip2":
-        return lambda: _wrap(lambda raw: bz2.BZ2File(raw, mode="rb"), blob)
+        return lambda: bz2_decoder(blob.open(), errors)
     if fmt in ("xz", "lzma"):
-        return lambda: _wrap(lambda raw: lzma.LZMAFile(raw, mode="rb"), blob)
+        return lambda: lzma_decoder(blob.open(), errors)
     if fmt == "zlib":
-        return lambda: _ZlibReader(blob.open())
+        return lambda: zlib_decoder(blob.open(), errors)
     if fmt == "joblib-zfile":
-        return lambda: _ZlibReader(blob.open(), skip=_zfile_header(blob))
+        return lambda: zlib_decoder(_skipped(blob, _zfile_header(blob)), errors)
     if fmt == "zstd":
         try:
             from compression import zstd  # type: ignore[import-not-found]
@@ -120,13 +91,21 @@ def _opener(fmt: str, blob: Blob) -> Callable[[], Readable] | str:
     return f"no decompressor for {fmt}"
 
 
+def _skipped(blob: Blob, count: int) -> BinaryIO:
+    stream = blob.open()
+    stream.read(count)
+    return stream
+
+
 def _zfile_header(blob: Blob) -> int:
-    # Old joblib: b"ZF" then the uncompressed length as hex, padded to a fixed width.
-    head = blob.head(64)
-    pos = 2
-    while pos < len(head) and head[pos : pos + 1] in b"0123456789abcdefxX ":
-        pos += 1
-    return pos
+    # Old joblib: b"ZF", the uncompressed length in hex left-justified to 19 characters, and
+    # one more space from old Python 2 writers (joblib's read_zfile skips exactly that).
+    return zfile_data_offset(blob.head(64))
+
+
+def zfile_data_offset(head: bytes) -> int:
+    """Where the zlib data of an old joblib ``ZF`` file starts."""
+    return 22 if head[21:22] == b" " else 21
 
 
 def inner_name(name: str, fmt: str) -> str:
@@ -152,7 +131,8 @@ class CompressionAnalyzer(Analyzer):
     def analyze(self, blob: Blob, ctx: AnalysisContext) -> None:
         """Stream the decompressed bytes into the normal detection and analysis."""
         fmt = ctx.format
-        opener = _opener(fmt, blob)
+        errors: list[str] = []
+        opener = _opener(fmt, blob, errors)
         if isinstance(opener, str):
             ctx.skip(SkipReason.MISSING_DEPENDENCY, opener, format=fmt)
             return
@@ -170,7 +150,15 @@ class CompressionAnalyzer(Analyzer):
             ctx.skip(SkipReason.MALFORMED, f"{fmt}: {exc}", format=fmt)
             return
         before = len(ctx.sink.skipped)
+        if too_deep(ctx, inner_name(ctx.name, fmt)):
+            return
         ctx.dispatch(inner, inner_name(ctx.name, fmt))
+        if errors:
+            ctx.skip(
+                SkipReason.MALFORMED,
+                f"{fmt}: {'; '.join(errors)} (the data before it was analyzed)",
+                format=fmt,
+            )
         for skipped in ctx.sink.skipped[before:]:
             if skipped.reason is SkipReason.LIMIT and "decompressed-size" in skipped.detail:
                 ctx.report(

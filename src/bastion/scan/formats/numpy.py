@@ -14,6 +14,7 @@ from bastion.errors import MalformedInputError
 from bastion.rules import MALFORMED_ARTIFACT, UNSAFE_ARTIFACT, Rule
 from bastion.scan.blob import Blob
 from bastion.scan.formats.pickle import analyze_pickle
+from bastion.scan.formats.pickle.probe import probe_pickle
 from bastion.scan.interface import AnalysisContext, Analyzer
 
 OBJECT_ARRAY = Rule(
@@ -46,11 +47,24 @@ BAD_HEADER = Rule(
 )
 
 _MAX_HEADER = 1 << 20
+#: Headers up to this size are read to see whether they are a small dict plus padding.
+_MAX_PADDED_HEADER = 64 << 20
 _NUMPY_DEFAULT_MAX_HEADER = 10000
 
 
+class HeaderError(MalformedInputError):
+    """The header cannot be read; ``data_offset`` says where NumPy would start the data."""
+
+    def __init__(self, message: str, data_offset: int | None) -> None:
+        super().__init__(message)
+        self.data_offset = data_offset
+
+
 def parse_header(blob: Blob) -> tuple[dict[str, object], int]:
-    """The header dict and the offset where the array data starts."""
+    """The header dict and the offset where the array data starts.
+
+    Raises :class:`HeaderError` (with the data offset when the length field was readable).
+    """
     head = blob.read_at(0, 12)
     if len(head) < 10 or not head.startswith(b"\x93NUMPY"):
         raise MalformedInputError("missing NumPy magic")
@@ -65,30 +79,61 @@ def parse_header(blob: Blob) -> tuple[dict[str, object], int]:
         start = 12
     else:
         raise MalformedInputError(f"unknown .npy format version {major}")
-    if length > _MAX_HEADER:
-        raise MalformedInputError(f"header of {length} bytes")
+    data_offset = start + length
+    if length > _MAX_PADDED_HEADER:
+        raise HeaderError(f"header of {length} bytes", data_offset)
     raw = blob.read_at(start, length)
     if len(raw) < length:
-        raise MalformedInputError("truncated NumPy header")
-    text = raw.decode("utf-8" if major == 3 else "latin-1", "replace")
+        raise HeaderError("truncated NumPy header", None)
+    text = raw.decode("utf-8" if major == 3 else "latin-1", "replace").strip()
+    if len(text) > _MAX_HEADER:
+        raise HeaderError(f"header of {len(text)} characters", data_offset)
     try:
-        header = ast.literal_eval(text.strip())
+        header = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
-        raise MalformedInputError(f"header is not a literal dict: {exc}") from exc
+        raise HeaderError(f"header is not a literal dict: {exc}", data_offset) from exc
     if not isinstance(header, dict):
-        raise MalformedInputError("header is not a dict")
-    return header, start + length
+        raise HeaderError("header is not a dict", data_offset)
+    return header, data_offset
 
 
 def descr_has_object(descr: object, depth: int = 0) -> bool:
-    """Whether an array-interface ``descr`` contains the object type anywhere."""
+    """Whether ``descr`` may hold the object type anywhere, the way NumPy's loader reads it.
+
+    ``numpy.lib.format.descr_to_dtype`` hands a string to ``numpy.dtype`` (type names such as
+    ``'object'``, comma lists ``'i4,O'``, subarrays ``'(2,)O'``), reads a tuple as
+    ``(type, shape)`` and iterates anything else into ``(name, type[, shape])`` fields, so a
+    two-character string ``'aO'`` (a dict key, a list item) is a field ``a`` of type ``O``.
+    """
     if depth > 32:
         return True
     if isinstance(descr, str):
-        return descr.lstrip("<>|=").startswith("O")
-    if isinstance(descr, list | tuple):
-        return any(descr_has_object(item, depth + 1) for item in descr)
+        return _type_has_object(descr)
+    if isinstance(descr, tuple):
+        return bool(descr) and descr_has_object(descr[0], depth + 1)
+    if isinstance(descr, dict | list | set | frozenset):
+        return any(_field_has_object(field, depth + 1) for field in descr)
     return False
+
+
+def _field_has_object(field: object, depth: int) -> bool:
+    if isinstance(field, str):
+        return _type_has_object(field[1:])  # unpacked character by character
+    if isinstance(field, list | tuple):
+        return len(field) >= 2 and descr_has_object(field[1], depth)
+    return False
+
+
+def _type_has_object(text: str) -> bool:
+    return "O" in text or "object" in text.lower()
+
+
+def _pickle_at(blob: Blob, offset: int) -> bool:
+    head = blob.read_at(offset, 4096)
+    if len(head) >= 2 and head[0] == 0x80 and 1 <= head[1] <= 5:
+        return True
+    verdict = probe_pickle(head)
+    return verdict.complete or verdict.imports_valid_global
 
 
 class NumpyAnalyzer(Analyzer):
@@ -102,12 +147,16 @@ class NumpyAnalyzer(Analyzer):
         """Check the header; analyze the pickle behind an object dtype."""
         try:
             header, data_offset = parse_header(blob)
-        except MalformedInputError as exc:
+        except HeaderError as exc:
             ctx.report(
                 BAD_HEADER.finding(
                     ctx.location(), f"Unreadable .npy header: {exc}.", evidence=str(exc)
                 )
             )
+            # NOTE: numpy.load(allow_pickle=True) may still read what this parser could not
+            # (it has no header size limit then): a pickle where the data starts is analyzed.
+            if exc.data_offset is not None and _pickle_at(blob, exc.data_offset):
+                analyze_pickle(blob, ctx, start=exc.data_offset, inline_arrays=False)
             return
         descr = header.get("descr")
         if data_offset - 10 > _NUMPY_DEFAULT_MAX_HEADER:

@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from bastion.errors import AnalysisLimitError
+from bastion.errors import AnalysisLimitError, MalformedInputError
 
 #: Large byte strings keep this many bytes in memory; the rest is skipped (offset recorded).
 INLINE_BYTES = 1 << 20
@@ -75,7 +75,12 @@ class ByteReader:
 
     def _fill(self, need: int) -> bool:
         while len(self._buf) - self._i < need and not self._eof:
-            chunk = self._stream.read(max(need, self._chunk))
+            try:
+                chunk = self._stream.read(max(need, self._chunk))
+            except MalformedInputError:
+                # NOTE: a damaged container (corrupt compressed data) ends the stream here;
+                # the loader has executed everything before, so that is still analyzed.
+                chunk = b""
             if not chunk:
                 self._eof = True
                 break
