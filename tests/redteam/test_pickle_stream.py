@@ -17,8 +17,8 @@ from bastion.scan.engine import ScanOptions, scan
 from bastion.scan.interface import ScanSettings
 from bastion.scan.limits import Limits
 from tests.conftest import inert_command
-from tests.redteam import pk
 from tests.redteam import joblibforge as jf
+from tests.redteam import pk
 from tests.redteam.harness import assert_blocked, describe, scan_sample
 
 
