@@ -19,6 +19,7 @@ from bastion.scan.formats.pickle.knowledge import Usage
 from bastion.scan.formats.pickle.knowledge_data import (
     GETATTR_GADGETS,
     IMPORT_GADGETS,
+    MODULE_ATTR_GADGETS,
     MODULE_IMPORT_GADGETS,
 )
 from bastion.scan.formats.pickle.values import Call, Glob, Lit, Seq, Unknown, Value, literal
@@ -142,6 +143,14 @@ def resolve_special(
             resolved = Glob(f"{base.qualname}.{name}", pos, "getattr", path)
             machine.obs.globs.append(resolved)
             return resolved
+        return None
+    module_of = MODULE_ATTR_GADGETS.get(qual)
+    if module_of is not None and len(items) == 1:
+        name = literal(items[0])
+        if isinstance(name, str):
+            func.resolved_uses += 1
+            func.total_calls += 1
+            return machine.import_global(module_of, name, pos, qual)
         return None
     if qual in IMPORT_GADGETS and len(items) >= 2:
         module, name = literal(items[0]), literal(items[1])

@@ -277,7 +277,7 @@ SAFE_STDLIB_CLASSES: frozenset[str] = _names(
     collections.abc.Mapping builtins.NoneType copyreg._reconstructor copyreg.__newobj__
     copyreg.__newobj_ex__ _codecs.encode codecs.encode codecs.decode warnings.WarningMessage
     statistics.NormalDist random.Random math.inf math.nan logging.getLogger logging.Logger
-    logging.RootLogger
+    logging.RootLogger types.GenericAlias
     """
 )
 
@@ -368,6 +368,14 @@ IMPORT_GADGETS: frozenset[str] = _names(
     scipy._lib._uarray._backend.unpickle_function
     """
 )
+
+#: Callables that return ``getattr(<module>, name)`` for their one argument (the value names the
+#: module): with a literal name the result is judged as that attribute, otherwise the callable
+#: itself is (cloudpickle's ``_builtin_type`` is how ``list[int]`` and code types are pickled).
+MODULE_ATTR_GADGETS: dict[str, str] = {
+    "cloudpickle.cloudpickle._builtin_type": "types",
+    "cloudpickle.cloudpickle_fast._builtin_type": "types",
+}
 
 #: Allowlisted callables that import the module named by their first argument.
 MODULE_IMPORT_GADGETS: frozenset[str] = _names("dill._dill._import_module")

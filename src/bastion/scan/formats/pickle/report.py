@@ -22,6 +22,7 @@ from bastion.scan.formats.pickle.knowledge import (
 from bastion.scan.formats.pickle.knowledge_data import (
     ECOSYSTEM_NAMESPACES,
     GETATTR_GADGETS,
+    MODULE_ATTR_GADGETS,
     TRUSTED_NAMESPACES,
 )
 from bastion.scan.formats.pickle.machine import Observations, RunResult
@@ -94,7 +95,8 @@ def _report_globals(
     for qualname, globs in by_name.items():
         if qualname in skip or (mode is Mode.TORCHSCRIPT and _torchscript_name(qualname)):
             continue
-        if (qualname in GETATTR_GADGETS or qualname == "builtins.type") and all(
+        resolving = qualname in GETATTR_GADGETS or qualname in MODULE_ATTR_GADGETS
+        if (resolving or qualname == "builtins.type") and all(
             g.total_calls and g.total_calls == g.resolved_uses for g in globs
         ):
             continue
