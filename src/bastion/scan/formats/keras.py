@@ -71,8 +71,9 @@ def parse_config(
 ) -> object | None:
     """Parse JSON config text; malformed or too deep input is reported and gives ``None``."""
     try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-        value: object = json.loads(text)
+        # NOTE: bytes go to json.loads as they are, the way keras.saving reads config.json: it
+        # detects a BOM and UTF-16/32, so a config in those encodings still loads.
+        value: object = json.loads(data)
     except RecursionError:
         ctx.report(
             OVERSIZED_CONFIG.finding(
