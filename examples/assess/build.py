@@ -43,10 +43,13 @@ def build(out: Path, seed: int = 0) -> None:
     forest.fit(x[train], y[train])
     sio.dump(forest, out / "models" / "forest.skops")
     with torch.inference_mode():
-        cnn_acc = (cnn(torch.as_tensor(x[test]).reshape(-1, 1, 8, 8)).argmax(1).numpy()
-                   == y[test]).mean()
-    print(f"wrote {out}: cnn test accuracy {cnn_acc:.3f}, "
-          f"forest test accuracy {forest.score(x[test], y[test]):.3f}")
+        cnn_acc = (
+            cnn(torch.as_tensor(x[test]).reshape(-1, 1, 8, 8)).argmax(1).numpy() == y[test]
+        ).mean()
+    print(
+        f"wrote {out}: cnn test accuracy {cnn_acc:.3f}, "
+        f"forest test accuracy {forest.score(x[test], y[test]):.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def adversarial_train(
             for param, grad in zip(module.parameters(), grads, strict=True):
                 param.grad = grad
             optimizer.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         progress(
             f"adversarial training epoch {epoch + 1}/{settings.epochs}: "
             f"loss {total / len(inputs):.3f}"

@@ -2,8 +2,8 @@
 
 * **loss** — the loss-threshold attack (Yeom et al., 2018): members have lower loss.
 * **confidence** — the top-class confidence, which needs no label.
-* **classifier** — a gradient-boosted classifier on the probability vector (sorted), the
-  true-class probability, the loss and the entropy, trained on half of the known members and
+* **classifier** — a gradient-boosted classifier on the probability vector, the one-hot label,
+  the true-class probability, the loss and the entropy, trained on half of the known members and
   non-members and evaluated on the other half; the same kind of attack as ART's
   ``MembershipInferenceBlackBox``.
 
@@ -44,11 +44,12 @@ def confidence_scores(proba: NDArray) -> NDArray:
 
 
 def attack_features(proba: NDArray, y: NDArray) -> NDArray:
-    """Features for the classifier attack: sorted probabilities, p_y, loss, entropy."""
-    top = np.sort(proba, axis=1)[:, ::-1][:, : min(proba.shape[1], 10)]
+    """Features for the classifier attack: the probability vector and the one-hot label (as
+    ART's black-box attack uses them), plus p_y, its log and the entropy."""
+    onehot = np.eye(proba.shape[1])[y]
     py = true_class_proba(proba, y)
     entropy = -(proba * np.log(proba + EPS)).sum(axis=1)
-    return np.column_stack([top, py, np.log(py + EPS), entropy, proba.argmax(axis=1) == y])
+    return np.column_stack([proba, onehot, py, np.log(py + EPS), entropy])
 
 
 @dataclass(frozen=True, eq=False)

@@ -163,10 +163,12 @@ def histogram(
     if hi <= lo:
         hi = lo + 1
     edges = np.linspace(lo, hi, bins + 1)
-    dens = [
-        np.histogram(np.clip(v[np.isfinite(v)], lo, hi), bins=edges, density=True)[0]
-        for v in values
-    ]
+    width = float(edges[1] - edges[0])
+    dens = []
+    for v in values:
+        kept = np.clip(v[np.isfinite(v)], lo, hi)
+        counts = np.histogram(kept, bins=edges)[0].astype(np.float64)
+        dens.append(counts / (max(len(kept), 1) * width))
     top = max((float(d.max()) for d in dens if len(d)), default=1.0) or 1.0
     x = _Axis(float(lo), float(hi), False, LEFT, WIDTH - LEFT - RIGHT, flip=False)
     y = _Axis(0.0, top * 1.05, False, TOP, HEIGHT - TOP - BOTTOM, flip=True)

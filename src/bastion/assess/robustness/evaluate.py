@@ -35,7 +35,8 @@ KINDS: dict[str, AttackKind] = {
     "square": "score-based",
     "rays": "decision-based",
 }
-CHUNK = 128
+#: Samples per query batch for remote targets (a spent budget loses at most one batch).
+REMOTE_CHUNK = 16
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ def select_samples(data: Dataset, limit: int, seed: int) -> Dataset:
 
 
 def _norms(x: NDArray, x_adv: NDArray) -> tuple[NDArray, NDArray]:
+    if len(x) == 0:
+        return np.zeros(0), np.zeros(0)
     delta = (x_adv - x).reshape(len(x), -1).astype(np.float64)
     return np.abs(delta).max(axis=1), np.linalg.norm(delta, axis=1)
 
@@ -191,7 +194,7 @@ def _query_attack(
     rows_x = np.repeat(x, count, axis=0)
     rows_y = np.repeat(y, count)
     rows_eps = np.tile(np.asarray(epsilons, dtype=np.float64), len(x))
-    chunk = max(count, (CHUNK // count) * count) if target.remote else max(len(rows_x), 1)
+    chunk = REMOTE_CHUNK * count if target.remote else max(len(rows_x), 1)
     parts: list[QueryAttackResult] = []
     done = 0
     reason = None

@@ -144,7 +144,12 @@ class OnnxTarget(Target):
         import onnxruntime as ort
 
         model = onnx.load(str(self.path))
-        model.graph.output.append(onnx.helper.make_tensor_value_info(tensor, 0, None))
+        inferred = onnx.shape_inference.infer_shapes(model)
+        elem = next(
+            (v.type.tensor_type.elem_type for v in inferred.graph.value_info if v.name == tensor),
+            onnx.TensorProto.FLOAT,
+        )
+        model.graph.output.append(onnx.helper.make_tensor_value_info(tensor, elem, None))
         options = ort.SessionOptions()
         options.log_severity_level = 3
         return ort.InferenceSession(model.SerializeToString(), options, providers=self._providers)
