@@ -223,3 +223,26 @@ def test_torchscript_pickle_names_are_exact(tmp_path: Path) -> None:
 def test_inert_command_helper_is_used(marker_dir: Path) -> None:
     """The payload strings of this module come from the shared inert helper."""
     assert inert_command(marker_dir).startswith("touch ")
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("torch.cuda.memory", "CUDAPluggableAllocator"),
+        ("torch.cuda", "CUDAPluggableAllocator"),
+        ("torch.xpu.memory", "XPUPluggableAllocator"),
+    ],
+)
+def test_pluggable_allocator_loads_a_shared_library(
+    tmp_path: Path, marker_dir: Path, module: str, name: str
+) -> None:
+    """A class in torch whose constructor is ``ctypes.CDLL(path)``: trusted-namespace classes
+    called with arguments are otherwise rebuilt without question."""
+    body = pk.call(pk.glob(module, name), pk.u(_marker(marker_dir, "x.so")), pk.u("a"), pk.u("f"))
+    assert_blocked(scan_sample(tmp_path, "model.pkl", pk.wrap(body)), "BST-PKL-001")
+
+
+def test_gds_file_opens_with_caller_flags(tmp_path: Path, marker_dir: Path) -> None:
+    """``torch.cuda.gds.GdsFile(filename, flags)`` is ``os.open(filename, flags)`` (O_CREAT)."""
+    body = pk.call(pk.glob("torch.cuda.gds", "GdsFile"), pk.u(_marker(marker_dir)), pk.i(0o101))
+    assert_blocked(scan_sample(tmp_path, "model.pkl", pk.wrap(body)), "BST-PKL-001")

@@ -188,7 +188,13 @@ DANGEROUS_SUFFIXES: dict[str, tuple[str, str]] = {
         BZ2File LZMAFile
         """,
     ),
-    **_entries(_EXEC, "Popen CDLL PyDLL LoadLibrary posix_spawn posix_spawnp"),
+    **_entries(
+        _EXEC,
+        """
+        Popen CDLL PyDLL LoadLibrary posix_spawn posix_spawnp CUDAPluggableAllocator
+        XPUPluggableAllocator change_current_allocator load_library
+        """,
+    ),
     **_entries(_NET, "SocketHandler DatagramHandler HTTPHandler SMTPHandler SysLogHandler"),
 }
 
@@ -218,7 +224,8 @@ DENIED_SUBTREES: frozenset[str] = _names(
     numpy._core.memmap numpy.core.memmap numpy.lib._format_impl numpy.lib._utils_impl
     numpy._pytesttester numpy.test scipy.test pandas.test scipy._lib._ccallback
     scipy._lib._ccallback_c pandas.core.interchange sklearn.callback._transport
-    torch._strobelight torch.fx.passes.regional_inductor
+    torch._strobelight torch.fx.passes.regional_inductor torch.cuda.memory torch.xpu.memory
+    torch.cuda.gds torch.cuda.profiler torch.mps.profiler torch.profiler torch.autograd.profiler
     """
 )
 
