@@ -198,7 +198,7 @@ def _statsmodels_results() -> Iterator[tuple[str, Any]]:
     yield "ols", sm.OLS(y, x).fit()
     yield "wls", sm.WLS(y, x, weights=np.ones(50)).fit()
     binary = (y > y.mean()).astype(float)
-    yield "logit", sm.Logit(binary, x).fit(disp=0)
+    yield "logit", sm.Logit(binary, x).fit(disp=0, maxiter=200)
     yield "glm_poisson", sm.GLM(np.abs(np.round(y)), x, family=sm.families.Poisson()).fit()
     frame = pd.DataFrame({"y": y, "a": x[:, 1], "g": ["u", "v"] * 25})
     yield "formula_ols", smf.ols("y ~ a + C(g)", data=frame).fit()

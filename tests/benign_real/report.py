@@ -8,6 +8,7 @@ HIGH, blocked files (a finding at or above HIGH), and skips; then every finding 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -31,7 +32,7 @@ def _build(name: str, root: Path) -> GroupResult | None:
     recorder.root.mkdir(parents=True)
     recorder.expected.extend(spec.expected)
     started = time.monotonic()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("ignore")
         spec.generate(recorder)
     built = time.monotonic()
