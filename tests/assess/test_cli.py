@@ -114,11 +114,25 @@ def test_assess_all_json_sarif_html(project: Path) -> None:
     metrics = json.loads((project / "out" / "metrics.json").read_text())
     assert metrics["schema"] == "bastion/assess-metrics"
     assert {r["target"] for r in metrics["robustness"]} == {"lr", "net"}
+    store = f"sqlite:///{project / 'history.db'}"
     sarif = runner.invoke(
-        app, ["assess", "robustness", "-c", str(config), "-q", "-f", "sarif", "-t", "net"]
-    )
+        app,
+        ["assess", "robustness", "-c", str(config), "-q", "-f", "sarif", "-t", "net",
+         "--store", store],
+    )  # fmt: skip
     assert sarif.exit_code == 0, sarif.output
     assert "BST-ASR-001" in sarif.stdout
+    from bastion.store.history import open_history
+    from bastion.store.history_config import store_settings
+
+    history = open_history(store_settings(store, None))
+    try:
+        run = history.latest(project.name, "assess")
+        assert run is not None
+        names = {m.name for m in history.metrics(run.id)}
+    finally:
+        history.close()
+    assert any(name.startswith("BST-ASR-001/") for name in names)
 
 
 @pytest.mark.slow

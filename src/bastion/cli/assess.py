@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from bastion.cli.common import EXIT_CODES_HELP, handle_errors, stderr_console, write_output
+from bastion.cli.history import SaveOption, StoreOption, record_run
 from bastion.config import find_config, load_config
 from bastion.core import Severity
 from bastion.errors import UsageError
@@ -72,6 +73,8 @@ class _Options:
     device: str | None = None
     quiet: bool = False
     verbose: bool = False
+    save: bool | None = None
+    store: str | None = None
 
     def merged(self, other: _Options) -> _Options:
         """Values set on the subcommand win over those set before it."""
@@ -156,6 +159,18 @@ def _run(options: _Options, checks: tuple[str, ...] | None, sanitize: Path | Non
         )
         for path in assessment.sanitized:
             err.print(f"bastion assess: wrote {path}")
+    record_run(
+        "assess",
+        assessment.result,
+        target=config_path.parent,
+        passed=verdict.passed,
+        exit_code=int(verdict.exit_code),
+        save=options.save,
+        store=options.store,
+        loaded=loaded,
+        findings=verdict.findings,
+        quiet=options.quiet,
+    )
     sys.stdout.flush()
     raise typer.Exit(int(verdict.exit_code))
 
@@ -174,6 +189,8 @@ def assess_callback(
     device: DeviceOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    save: SaveOption = None,
+    store: StoreOption = None,
 ) -> None:
     """Run the checks the policy lists (robustness, privacy, data) on every configured target."""
     if fail_on is not None:
@@ -182,7 +199,7 @@ def assess_callback(
         except ValueError as exc:
             raise UsageError(f"--fail-on: {exc}") from None
     options = _Options(
-        config, fmt, output, report_dir, target, fail_on, seed, device, quiet, verbose
+        config, fmt, output, report_dir, target, fail_on, seed, device, quiet, verbose, save, store
     )
     ctx.obj = options
     if ctx.invoked_subcommand is None:
@@ -208,6 +225,8 @@ def robustness_command(
     device: DeviceOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    save: SaveOption = None,
+    store: StoreOption = None,
 ) -> None:
     """Evasion: FGSM, PGD, APGD-CE (white-box) and Square, RayS (query-only) at each ε."""
     _run(
@@ -223,6 +242,8 @@ def robustness_command(
             device=device,
             quiet=quiet,
             verbose=verbose,
+            save=save,
+            store=store,
         ),
         ("robustness",),
     )
@@ -242,6 +263,8 @@ def privacy_command(
     device: DeviceOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    save: SaveOption = None,
+    store: StoreOption = None,
 ) -> None:
     """Membership inference (loss, confidence, classifier, LiRA) and model inversion."""
     _run(
@@ -257,6 +280,8 @@ def privacy_command(
             device=device,
             quiet=quiet,
             verbose=verbose,
+            save=save,
+            store=store,
         ),
         ("privacy",),
     )
@@ -275,6 +300,8 @@ def data_command(
     device: DeviceOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    save: SaveOption = None,
+    store: StoreOption = None,
     sanitize: Annotated[
         Path | None,
         typer.Option(help="Write cleaned.npz and removed.json (the flagged rows) here."),
@@ -293,6 +320,8 @@ def data_command(
             device=device,
             quiet=quiet,
             verbose=verbose,
+            save=save,
+            store=store,
         ),
         ("data",),
         sanitize,
@@ -313,6 +342,8 @@ def all_command(
     device: DeviceOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    save: SaveOption = None,
+    store: StoreOption = None,
 ) -> None:
     """Robustness, privacy and data checks, whatever the policy lists."""
     _run(
@@ -328,6 +359,8 @@ def all_command(
             device=device,
             quiet=quiet,
             verbose=verbose,
+            save=save,
+            store=store,
         ),
         ("robustness", "privacy", "data"),
     )
