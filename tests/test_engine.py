@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
 from pathlib import Path
@@ -45,6 +46,8 @@ def test_a_crashing_worker_costs_one_file(tmp_path: Path, monkeypatch: pytest.Mo
         return real(candidate, settings, registry)
 
     monkeypatch.setattr(engine, "analyze_file", crashing)
+    fork = multiprocessing.get_context("fork")
+    monkeypatch.setattr(engine, "_context", lambda: fork)
     result = scan(tmp_path, ScanOptions(workers=2))
     crashed = [s for s in result.skipped if s.reason is SkipReason.ERROR]
     assert [s.path for s in crashed] == ["d3/m3.pkl"]
@@ -140,6 +143,10 @@ def test_native_parser_crash_in_process_costs_one_file(
         return real(candidate, settings, registry)
 
     monkeypatch.setattr(engine, "analyze_file", crashing)
+    # NOTE: the crash is injected by patching this process; only forked children inherit it
+    # (threads left by other tests would otherwise make the engine pick "spawn").
+    fork = multiprocessing.get_context("fork")
+    monkeypatch.setattr(engine, "_context", lambda: fork)
     result = scan(tmp_path, ScanOptions(workers=1))
     assert [s.path for s in result.skipped if s.reason is SkipReason.ERROR] == ["model.h5"]
     assert "ok.pkl" in {a.path for a in result.artifacts}
