@@ -246,3 +246,19 @@ def test_gds_file_opens_with_caller_flags(tmp_path: Path, marker_dir: Path) -> N
     """``torch.cuda.gds.GdsFile(filename, flags)`` is ``os.open(filename, flags)`` (O_CREAT)."""
     body = pk.call(pk.glob("torch.cuda.gds", "GdsFile"), pk.u(_marker(marker_dir)), pk.i(0o101))
     assert_blocked(scan_sample(tmp_path, "model.pkl", pk.wrap(body)), "BST-PKL-001")
+
+
+def test_global_hook_registry_filled_by_setitems(tmp_path: Path) -> None:
+    """SETITEMS on an imported dict changes module state: torch runs every hook in
+    ``_global_forward_hooks`` on each forward() after loading."""
+    hook = pk.call(pk.glob("functools", "partial"), pk.glob("builtins", "str"), pk.u("hooked"))
+    body = pk.glob("torch.nn.modules.module", "_global_forward_hooks")
+    body += pk.MARK + pk.i(7) + hook + pk.SETITEMS
+    assert_blocked(scan_sample(tmp_path, "model.pkl", pk.wrap(body)), "BST-PKL")
+
+
+def test_inst_without_arguments_calls_a_function(tmp_path: Path, marker_dir: Path) -> None:
+    """INST with no arguments still calls ``klass()`` when klass is not a class, whatever the
+    case of its name."""
+    data = pk.MARK + pk.inst("turtle", "Screen") + pk.STOP
+    assert_blocked(scan_sample(tmp_path, "model.pkl", data), "BST-PKL")

@@ -157,9 +157,15 @@ class _ForkMemo(dict[int, Value]):
         super().__init__()
         self._parent = parent
         self._obs = obs
+        self._new_keys = 0  # keys the parent does not have (MEMOIZE numbers after them)
 
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, key) or key in self._parent
+
+    def __setitem__(self, key: int, value: Value) -> None:
+        if not dict.__contains__(self, key) and key not in self._parent:
+            self._new_keys += 1
+        super().__setitem__(key, value)
 
     def __missing__(self, key: int) -> Value:
         value = _detach(self._parent[key], self._obs, 0)
@@ -167,8 +173,7 @@ class _ForkMemo(dict[int, Value]):
         return value
 
     def __len__(self) -> int:
-        own = sum(1 for key in dict.keys(self) if key not in self._parent)
-        return len(self._parent) + own
+        return len(self._parent) + self._new_keys
 
 
 def _detach(value: Value | _Mark, obs: Observations, depth: int) -> Value:

@@ -346,12 +346,11 @@ class PickleMachine:
     def _instantiate(self, cls: Value, args: list[Value], pos: int, opname: str) -> None:
         argv = Seq("tuple", args)
         if isinstance(cls, Glob):
-            last = cls.qualname.rsplit(".", 1)[-1]
-            # NOTE: the unpickler calls klass(*args) when there are arguments or klass is not a
-            # class; only a class with no arguments is built without running its constructor.
-            usage = Usage.CALL if args or not last[:1].isupper() else Usage.CONSTRUCT
-            cls.use(usage, pos, argv)
-            if usage is Usage.CALL and cls.qualname in NESTED_LOADERS and args:
+            # NOTE: the unpickler calls klass(*args) when there are arguments, when klass is not
+            # a class (a capitalized function is still a function) or defines __getinitargs__;
+            # which of these holds is not knowable statically, so INST/OBJ are calls.
+            cls.use(Usage.CALL, pos, argv)
+            if cls.qualname in NESTED_LOADERS and args:
                 self.obs.nested.append((cls.qualname, _payload(args[0]), pos))
         else:
             self.obs.dynamic_calls.append((pos, f"{opname} on a value computed at load time"))
@@ -452,15 +451,23 @@ class PickleMachine:
             result.put(items[i], items[i + 1])
         self._push(result)
 
+    def _mutated(self, target: Value, pos: int) -> None:
+        """APPEND(S)/SETITEM(S)/ADDITEMS on an imported object changes a module-level registry
+        (global hooks, dispatch tables): the same as BUILD on it."""
+        if isinstance(target, Glob):
+            self.obs.build_on_global.append((target, pos))
+
     def op_APPEND(self, op: Op) -> None:
         value = self._pop_value()
         target = self._top()
+        self._mutated(target, op.pos)
         if isinstance(target, Seq):
             target.add(value)
 
     def op_APPENDS(self, op: Op) -> None:
         items = self._pop_mark()
         target = self._top()
+        self._mutated(target, op.pos)
         if isinstance(target, Seq):
             for item in items:
                 target.add(item)
@@ -471,12 +478,14 @@ class PickleMachine:
         value = self._pop_value()
         key = self._pop_value()
         target = self._top()
+        self._mutated(target, op.pos)
         if isinstance(target, Map):
             target.put(key, value)
 
     def op_SETITEMS(self, op: Op) -> None:
         items = self._pop_mark()
         target = self._top()
+        self._mutated(target, op.pos)
         if isinstance(target, Map):
             for i in range(0, len(items) - 1, 2):
                 target.put(items[i], items[i + 1])
