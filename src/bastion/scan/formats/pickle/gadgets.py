@@ -143,6 +143,12 @@ def resolve_special(
             resolved = Glob(f"{base.qualname}.{name}", pos, "getattr", path)
             machine.obs.globs.append(resolved)
             return resolved
+        if isinstance(name, str) and isinstance(base, Call) and not _dunder(name):
+            # NOTE: a bound method of an object the pickle rebuilt (PyTorch stores hooks this
+            # way). Fetching it runs nothing; calling it is judged as a call of a computed value.
+            func.resolved_uses += 1
+            func.total_calls += 1
+            return Unknown(f"attribute {name!r} of an object rebuilt at load time")
         return None
     module_of = MODULE_ATTR_GADGETS.get(qual)
     if module_of is not None and len(items) == 1:
@@ -210,3 +216,7 @@ def resolve_special(
 def valid_dotted(text: str) -> bool:
     """A dotted Python identifier."""
     return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
+def _dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
