@@ -24,9 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from bastion.core import Severity
 from bastion.errors import ConfigError
 from bastion.policy.model import PathOverride, Policy
 from bastion.scan.limits import Limits
@@ -55,70 +52,11 @@ OTHER_SECTIONS = (
 )
 
 
-class _LimitsModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    max_file_bytes: int | None = Field(default=None, gt=0)
-    max_pickle_bytes: int | None = Field(default=None, gt=0)
-    max_opcodes: int | None = Field(default=None, gt=0)
-    max_members: int | None = Field(default=None, gt=0)
-    max_member_bytes: int | None = Field(default=None, gt=0)
-    max_total_decompressed: int | None = Field(default=None, gt=0)
-    max_compression_ratio: int | None = Field(default=None, gt=0)
-    max_depth: int | None = Field(default=None, gt=0, le=64)
-    max_text_bytes: int | None = Field(default=None, gt=0)
-    seconds_per_artifact: float | None = Field(default=None, gt=0)
-
-
 def _relative_to(config: Path | None, value: str | None) -> str | None:
     """A path from the policy file, resolved against the file's folder when relative."""
     if value is None or config is None or Path(value).expanduser().is_absolute():
         return str(Path(value).expanduser()) if value else value
     return str(config.parent / value)
-
-
-def _severity(value: object) -> Severity:
-    if isinstance(value, Severity):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("must be a severity name (info, low, medium, high, critical)")
-    return Severity.parse(value)
-
-
-class _OverrideModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    paths: list[str] = Field(min_length=1)
-    fail_on: str | None = None
-    disable: list[str] = []
-
-    @field_validator("fail_on")
-    @classmethod
-    def _check_fail_on(cls, value: str | None) -> str | None:
-        if value is not None:
-            _severity(value)
-        return value
-
-
-class _PolicyModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    fail_on: str = "high"
-    fail_on_skipped: bool = False
-    select: list[str] = []
-    disable: list[str] = []
-    allow_globals: list[str] = []
-    deny_globals: list[str] = []
-    exclude: list[str] = []
-    overrides: list[_OverrideModel] = []
-    limits: _LimitsModel = _LimitsModel()
-    vuln_db: str | None = Field(default=None, min_length=1)
-
-    @field_validator("fail_on")
-    @classmethod
-    def _check_fail_on(cls, value: str) -> str:
-        _severity(value)
-        return value
 
 
 @dataclass(frozen=True)
@@ -180,8 +118,12 @@ def parse_config(data: dict[str, Any], *, source: str, path: Path | None = None)
     """Validate an already-parsed config table."""
     sections = {k: data[k] for k in OTHER_SECTIONS if k in data}
     policy_data = {k: v for k, v in data.items() if k not in OTHER_SECTIONS}
+    from pydantic import ValidationError
+
+    from bastion.config_schema import PolicyModel, severity
+
     try:
-        model = _PolicyModel.model_validate(policy_data)
+        model = PolicyModel.model_validate(policy_data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
@@ -190,7 +132,7 @@ def parse_config(data: dict[str, Any], *, source: str, path: Path | None = None)
         raise ConfigError(source, problems) from None
     limit_values = {k: v for k, v in model.limits.model_dump().items() if v is not None}
     policy = Policy(
-        fail_on=_severity(model.fail_on),
+        fail_on=severity(model.fail_on),
         fail_on_skipped=model.fail_on_skipped,
         select=tuple(model.select),
         disable=tuple(model.disable),
@@ -200,7 +142,7 @@ def parse_config(data: dict[str, Any], *, source: str, path: Path | None = None)
         overrides=tuple(
             PathOverride(
                 paths=tuple(o.paths),
-                fail_on=_severity(o.fail_on) if o.fail_on else None,
+                fail_on=severity(o.fail_on) if o.fail_on else None,
                 disable=tuple(o.disable),
             )
             for o in model.overrides

@@ -24,7 +24,6 @@ from bastion.registry import default_registry
 from bastion.report import OutputFormat, ReportInput, reporter_for
 from bastion.report.console import print_report
 from bastion.scan.code.suppress import InlineSuppressor
-from bastion.scan.deps.vulndb import prepare_database
 from bastion.scan.engine import ScanOptions, scan
 from bastion.scan.executors import ExecutorKind, make_executor
 from bastion.scan.interface import ScanSettings
@@ -215,7 +214,10 @@ def scan_command(
         if not vuln_db.exists():
             raise UsageError(f"--vuln-db {vuln_db}: no such file or directory")
         policy = dataclasses.replace(policy, vuln_db=str(vuln_db))
-    prepare_database(policy.vuln_db)  # index a raw export once, before the workers start
+    if policy.vuln_db:
+        from bastion.scan.deps.vulndb import prepare_database
+
+        prepare_database(policy.vuln_db)  # index a raw export once, before the workers start
     options = scan_options(policy, workers=workers, default_excludes=not no_default_excludes)
     runner = make_executor(executor, workers=workers, ray_address=ray_address)
     options = dataclasses.replace(options, executor=runner)

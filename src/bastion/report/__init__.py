@@ -8,15 +8,10 @@
 
 from __future__ import annotations
 
+import importlib
 from enum import Enum
 
-from bastion.report.console import ConsoleReporter
-from bastion.report.html import HtmlReporter
 from bastion.report.interface import Reporter, ReportInput
-from bastion.report.json_report import JsonReporter
-from bastion.report.junit import JunitReporter
-from bastion.report.markdown import MarkdownReporter
-from bastion.report.sarif import SarifReporter
 
 
 class OutputFormat(str, Enum):
@@ -30,19 +25,22 @@ class OutputFormat(str, Enum):
     HTML = "html"
 
 
-_REPORTERS: dict[OutputFormat, type[Reporter]] = {
-    OutputFormat.TABLE: ConsoleReporter,
-    OutputFormat.JSON: JsonReporter,
-    OutputFormat.SARIF: SarifReporter,
-    OutputFormat.JUNIT: JunitReporter,
-    OutputFormat.MARKDOWN: MarkdownReporter,
-    OutputFormat.HTML: HtmlReporter,
+#: Where each format's reporter lives; imported when asked for (HTML pulls in Jinja2).
+_REPORTERS: dict[OutputFormat, tuple[str, str]] = {
+    OutputFormat.TABLE: ("bastion.report.console", "ConsoleReporter"),
+    OutputFormat.JSON: ("bastion.report.json_report", "JsonReporter"),
+    OutputFormat.SARIF: ("bastion.report.sarif", "SarifReporter"),
+    OutputFormat.JUNIT: ("bastion.report.junit", "JunitReporter"),
+    OutputFormat.MARKDOWN: ("bastion.report.markdown", "MarkdownReporter"),
+    OutputFormat.HTML: ("bastion.report.html", "HtmlReporter"),
 }
 
 
 def reporter_for(fmt: OutputFormat) -> Reporter:
     """The reporter of a format."""
-    return _REPORTERS[fmt]()
+    module, name = _REPORTERS[fmt]
+    cls: type[Reporter] = getattr(importlib.import_module(module), name)
+    return cls()
 
 
 __all__ = ["OutputFormat", "ReportInput", "Reporter", "reporter_for"]
