@@ -151,9 +151,7 @@ def _installs(words: list[str]) -> list[CommandIssue]:
                 issues.extend(_insecure_index(arg.split("=", 1)[1]))
             continue
         if not _pinned(arg, conda=tool != "pip" and tool != "pip3"):
-            issues.append(
-                CommandIssue("unpinned-install", f"{tool} install {arg} is not pinned", arg)
-            )
+            issues.append(CommandIssue("unpinned-install", f"{tool} install {arg}", arg))
     for flag, value in itertools.pairwise(args):
         if flag in {"-i", "--index-url", "--extra-index-url"}:
             issues.extend(_insecure_index(value))

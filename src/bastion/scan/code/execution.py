@@ -105,11 +105,10 @@ def shell(site: Site, facts: ModuleFacts) -> Iterator[Hit]:
         computed = uses_shell and not is_true(flag)
     if not uses_shell or isinstance(command, ast.List | ast.Tuple):
         return
-    func = site.qual.split(".", 1)[1]
     yield Hit.at(
         node,
         R.SHELL_INJECTION,
-        f"{func}() runs a shell command built at run time"
+        f"{site.qual}() runs a shell command built at run time"
         + (" (shell= computed at run time)" if computed else "")
         + ": a value with ; | $( ) runs extra commands.",
         f"{site.qual}(<expr>, shell=True)",

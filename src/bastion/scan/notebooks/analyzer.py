@@ -94,8 +94,8 @@ def _command_findings(ctx: AnalysisContext, cell: Cell, code: CellCode) -> list[
         for issue in analyze_command(command.command):
             if issue.kind == "unpinned-install":
                 message = (
-                    f"Notebook runs {issue.detail}: every run installs whatever version the "
-                    "index serves."
+                    f"Notebook runs '{issue.detail}' without an exact version: every run "
+                    "installs whatever the index serves that day."
                 )
                 findings.append(
                     UNPINNED_INSTALL.finding(at, message, evidence=f"install {issue.subject}")
