@@ -61,6 +61,8 @@ if TYPE_CHECKING:
 
 #: Below this many files the pool's start-up costs more than it saves.
 _POOL_MIN_FILES = 24
+#: A pool pays off only when there is enough work: many files, or many bytes to parse.
+_POOL_SMALL_TREE = (400, 256 * 1024 * 1024)
 _CHUNK_FILES = 8
 
 
@@ -263,11 +265,17 @@ def _collect(root: str, started: datetime, outcomes: Iterable[FileOutcome]) -> S
     )
 
 
-def pool_size(workers: int | None, count: int) -> int:
-    """Worker processes for ``count`` files: as asked, else one for few files, else the CPUs."""
+def pool_size(workers: int | None, count: int, total_bytes: int = 0) -> int:
+    """Worker processes for ``count`` files: as asked, else one for a small job, else the CPUs.
+
+    Most model files cost milliseconds to check (only their metadata is read), so a pool's
+    start-up and transfers outweigh its gain until there are hundreds of files or a lot of
+    bytes to parse.
+    """
     if workers is not None:
         return max(1, workers)
-    if count < _POOL_MIN_FILES:
+    small_count, small_bytes = _POOL_SMALL_TREE
+    if count < _POOL_MIN_FILES or (count < small_count and total_bytes < small_bytes):
         return 1
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -280,7 +288,7 @@ def _run(
 ) -> Iterable[FileOutcome]:
     if options.executor is not None:
         return options.executor.run(candidates, options.settings, registry, progress)
-    workers = pool_size(options.workers, len(candidates))
+    workers = pool_size(options.workers, len(candidates), sum(c.size for c in candidates))
     return run_local(candidates, options.settings, workers, registry, progress)
 
 
@@ -295,16 +303,19 @@ def run_local(
     if workers == 1 or len(candidates) <= 1:
         isolate = registry is default_registry()
         results = []
-        with _Sandbox(settings) as sandbox:
-            for candidate in candidates:
-                if isolate and _native(candidate):
-                    # NOTE: h5py runs the HDF5 C library; a crafted file must cost one skipped
-                    # file, not the whole scan, even when the scan runs in process.
-                    results.append(sandbox.run(candidate))
-                else:
-                    results.append(analyze_file(candidate, settings, registry))
-                if progress is not None:
-                    progress.advance(1)
+        native: list[Candidate] = []
+        for candidate in candidates:
+            if isolate and _native(candidate):
+                # NOTE: h5py runs the HDF5 C library; a crafted file must cost one skipped
+                # file, not the whole scan, even when the scan runs in process.
+                native.append(candidate)
+                continue
+            results.append(analyze_file(candidate, settings, registry))
+            if progress is not None:
+                progress.advance(1)
+        if native:
+            with _Sandbox(settings) as sandbox:
+                results.extend(sandbox.run_all(native, progress))
         return results
     return _run_pool(candidates, settings, workers, progress)
 
@@ -375,6 +386,26 @@ class _Sandbox:
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+
+    def run_all(
+        self, candidates: Sequence[Candidate], progress: ProgressSink | None
+    ) -> list[FileOutcome]:
+        """Analyze files in the child a chunk at a time; a crash re-runs that chunk per file."""
+        results: list[FileOutcome] = []
+        step = _CHUNK_FILES
+        for start in range(0, len(candidates), step):
+            chunk = list(candidates[start : start + step])
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
+            try:
+                results.extend(self._pool.submit(_analyze_chunk, chunk, self._settings).result())
+            except BrokenProcessPool:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+                results.extend(self.run(c) for c in chunk)
+            if progress is not None:
+                progress.advance(len(chunk))
+        return results
 
     def run(self, candidate: Candidate) -> FileOutcome:
         """Analyze one file in the child; a crash retries it alone, then skips it."""

@@ -94,7 +94,7 @@ class LocalPoolExecutor:
         progress: ProgressSink | None,
     ) -> list[FileOutcome]:
         """Analyze with ``workers`` processes (``None``: one for few files, else the CPUs)."""
-        workers = engine.pool_size(self.workers, len(candidates))
+        workers = engine.pool_size(self.workers, len(candidates), sum(c.size for c in candidates))
         return engine.run_local(candidates, settings, workers, registry, progress)
 
 

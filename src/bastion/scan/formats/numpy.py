@@ -7,6 +7,7 @@ the header, and ``numpy.load(allow_pickle=True)`` runs it: that pickle is analyz
 from __future__ import annotations
 
 import ast
+import re
 import struct
 
 from bastion.core import Confidence, Severity
@@ -88,13 +89,34 @@ def parse_header(blob: Blob) -> tuple[dict[str, object], int]:
     text = raw.decode("utf-8" if major == 3 else "latin-1", "replace").strip()
     if len(text) > _MAX_HEADER:
         raise HeaderError(f"header of {len(text)} characters", data_offset)
-    try:
-        header = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
-        raise HeaderError(f"header is not a literal dict: {exc}", data_offset) from exc
+    header = _simple_header(text)
+    if header is None:
+        try:
+            header = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+            raise HeaderError(f"header is not a literal dict: {exc}", data_offset) from exc
     if not isinstance(header, dict):
         raise HeaderError("header is not a dict", data_offset)
     return header, data_offset
+
+
+_SIMPLE = re.compile(
+    r"^\{'descr': '([<>|=]?[A-Za-z?][0-9]*(?:\[[A-Za-z0-9]+\])?)', "
+    r"'fortran_order': (True|False), 'shape': \(((?:\d+, ?)*\d*)\),? ?\}$"
+)
+
+
+def _simple_header(text: str) -> dict[str, object] | None:
+    """The header NumPy itself writes for plain dtypes, without compiling Python (fast path).
+
+    Anything else (structured dtypes, odd spacing) goes through ``ast.literal_eval``.
+    """
+    match = _SIMPLE.match(text)
+    if match is None:
+        return None
+    descr, order, dims = match.groups()
+    shape = tuple(int(d) for d in dims.replace(" ", "").split(",") if d)
+    return {"descr": descr, "fortran_order": order == "True", "shape": shape}
 
 
 def descr_has_object(descr: object, depth: int = 0) -> bool:
