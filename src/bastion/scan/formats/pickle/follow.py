@@ -13,9 +13,10 @@ from __future__ import annotations
 import io
 import pickletools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO, NoReturn
 
+from bastion.errors import AnalysisLimitError
 from bastion.scan.formats.pickle import joblib_arrays
 from bastion.scan.formats.pickle.machine import Observations, PickleMachine, RunResult
 from bastion.scan.formats.pickle.reader import ByteReader
@@ -65,6 +66,7 @@ class InlineArrays:
         self._reopen = reopen
         self._note = note
         self._rereads = _REREADS
+        self._fork_ops = limits.max_opcodes // 20  # plain readings share a twentieth
         self._attributes: dict[int, tuple[Call, dict[str, Value]]] = {}
 
     def __call__(self, obj: Value, state: Value, machine: PickleMachine) -> None:
@@ -111,6 +113,11 @@ class InlineArrays:
         window = reader.peek(_WINDOW)
         if not window or window[0] not in _OPCODE_BYTES:
             return  # the plain reading breaks at once (joblib's padding byte is no opcode)
+        if self._fork_ops <= 0:
+            if self._note is not None:
+                self._note("the plain (pickle.load) readings after joblib arrays hit their budget")
+                self._note = None  # said once
+            return
         start = reader.pos
         alternative = Observations()
         result = self._fork(machine, io.BytesIO(window), start, alternative)
@@ -127,27 +134,33 @@ class InlineArrays:
                         f"the plain (pickle.load) reading after joblib arrays was analyzed only "
                         f"{_WINDOW} bytes deep past the first {_REREADS} long ones"
                     )
-                self._rereads -= 1
+                self._rereads = -1
             else:
                 self._rereads -= 1
                 alternative = Observations()
                 with self._reopen(start) as stream:
                     self._fork(machine, stream, start, alternative)
+        self._fork_ops -= max(alternative.ops, 1)
         if alternative.globs or alternative.nested or alternative.dynamic_calls:
             self._obs.alternatives.append(alternative)
 
     def _fork(
         self, machine: PickleMachine, stream: BinaryIO, start: int, alternative: Observations
     ) -> RunResult:
+        budget = replace(self._limits, max_opcodes=max(self._fork_ops, 1))
         fork = PickleMachine(
             ByteReader(stream, base=start, limit=self._limits.max_pickle_bytes, chunk=_WINDOW),
-            self._limits,
+            budget,
             self._deadline,
             alternative,
         )
         fork.stack = [_detach(v, alternative, 0) for v in machine.stack[-_FORK_STACK:]]
         fork.memo = _ForkMemo(machine.memo, alternative)
-        return fork.resume()
+        try:
+            return fork.resume()
+        except AnalysisLimitError as exc:
+            alternative.ops = max(alternative.ops, budget.max_opcodes)
+            return RunResult(start, fork.reader.pos, False, error=str(exc))
 
 
 class _ForkMemo(dict[int, Value]):
