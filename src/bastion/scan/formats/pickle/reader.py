@@ -12,8 +12,9 @@ import codecs
 import io
 import pickletools
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from bastion.errors import AnalysisLimitError, MalformedInputError
 
@@ -206,89 +207,140 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+_U16 = struct.Struct("<H")
+_I32 = struct.Struct("<i")
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+_F64 = struct.Struct(">d")
+
+ArgReader = Callable[[ByteReader, int, str], object]
+
+
+def _fixed(unpack: struct.Struct) -> ArgReader:
+    size = unpack.size
+
+    def read(reader: ByteReader, pos: int, name: str) -> object:
+        return unpack.unpack(reader.read(size, name))[0]
+
+    return read
+
+
+def _uint1(reader: ByteReader, pos: int, name: str) -> object:
+    return reader.read(1, name)[0]
+
+
+def _int_line(reader: ByteReader, pos: int, name: str) -> object:
+    return _decode_int_line(reader.readline(name), pos, name)
+
+
+def _float_line(reader: ByteReader, pos: int, name: str) -> object:
+    raw = reader.readline(name)
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise InvalidOpcodeError(pos, f"FLOAT: {raw[:40]!r}") from exc
+
+
+def _stringnl(reader: ByteReader, pos: int, name: str) -> object:
+    return _decode_stringnl(reader.readline(name), pos)
+
+
+def _stringnl_noescape(reader: ByteReader, pos: int, name: str) -> object:
+    return _text(reader.readline(name))
+
+
+def _stringnl_pair(reader: ByteReader, pos: int, name: str) -> object:
+    module = reader.readline(name)
+    attr = reader.readline(name)
+    return (_text(module), _text(attr))
+
+
+def _unicodestringnl(reader: ByteReader, pos: int, name: str) -> object:
+    return reader.readline(name).decode("raw-unicode-escape", "replace")
+
+
+def _long(size_reader: ArgReader) -> ArgReader:
+    def read(reader: ByteReader, pos: int, name: str) -> object:
+        size = cast(int, size_reader(reader, pos, name))
+        if size < 0:
+            raise InvalidOpcodeError(pos, f"{name}: negative length")
+        if size > 1 << 16:
+            raise InvalidOpcodeError(pos, f"{name}: {size}-byte integer")
+        return int.from_bytes(reader.read(size, name), "little", signed=True)
+
+    return read
+
+
+def _counted(size_reader: ArgReader, decode: Callable[[bytes], object], signed: bool) -> ArgReader:
+    def read(reader: ByteReader, pos: int, name: str) -> object:
+        size = cast(int, size_reader(reader, pos, name))
+        if signed and size < 0:
+            raise InvalidOpcodeError(pos, f"{name}: negative length")
+        data = reader.read_big(size, name)
+        return data if isinstance(data, BigBytes) else decode(data)
+
+    return read
+
+
+def _short(decode: Callable[[bytes], object]) -> ArgReader:
+    def read(reader: ByteReader, pos: int, name: str) -> object:
+        return decode(reader.read(reader.read(1, name)[0], name))
+
+    return read
+
+
+def _latin1(data: bytes) -> object:
+    return data.decode("latin-1")
+
+
+def _same(data: bytes) -> object:
+    return data
+
+
+_ARG_READERS: dict[str, ArgReader] = {
+    "uint1": _uint1,
+    "uint2": _fixed(_U16),
+    "int4": _fixed(_I32),
+    "uint4": _fixed(_U32),
+    "uint8": _fixed(_U64),
+    "float8": _fixed(_F64),
+    "decimalnl_short": _int_line,
+    "decimalnl_long": _int_line,
+    "floatnl": _float_line,
+    "stringnl": _stringnl,
+    "stringnl_noescape": _stringnl_noescape,
+    "stringnl_noescape_pair": _stringnl_pair,
+    "unicodestringnl": _unicodestringnl,
+    "long1": _long(_uint1),
+    "long4": _long(_fixed(_I32)),
+    "string1": _short(_latin1),
+    "bytes1": _short(_same),
+    "unicodestring1": _short(_text),
+    "string4": _counted(_fixed(_I32), _latin1, signed=True),
+    "bytes4": _counted(_fixed(_U32), _same, signed=False),
+    "unicodestring4": _counted(_fixed(_U32), _text, signed=False),
+    "bytes8": _counted(_fixed(_U64), _same, signed=False),
+    "bytearray8": _counted(_fixed(_U64), _same, signed=False),
+    "unicodestring8": _counted(_fixed(_U64), _text, signed=False),
+}
+
+#: Opcode byte → (name, argument reader or None): one lookup per opcode.
+_DECODE: dict[int, tuple[str, ArgReader | None]] = {
+    code: (info.name, _ARG_READERS[info.arg.name] if info.arg is not None else None)
+    for code, info in _OPS.items()
+}
+
+
 def read_op(reader: ByteReader) -> Op | None:
     """Decode the next opcode; ``None`` at a clean end of data."""
     pos = reader.pos
     code = reader.read_byte()
     if code is None:
         return None
-    info = _OPS.get(code)
-    if info is None:
+    entry = _DECODE.get(code)
+    if entry is None:
         raise InvalidOpcodeError(pos, f"invalid opcode byte 0x{code:02x}")
-    name = info.name
-    arg_desc = info.arg
-    if arg_desc is None:
+    name, read_arg = entry
+    if read_arg is None:
         return Op(name, None, pos)
-    kind = arg_desc.name
-    arg: object
-    if kind == "uint1":
-        arg = reader.read(1, name)[0]
-    elif kind == "uint2":
-        arg = struct.unpack("<H", reader.read(2, name))[0]
-    elif kind == "int4":
-        arg = struct.unpack("<i", reader.read(4, name))[0]
-    elif kind == "uint4":
-        arg = struct.unpack("<I", reader.read(4, name))[0]
-    elif kind == "uint8":
-        arg = struct.unpack("<Q", reader.read(8, name))[0]
-    elif kind == "float8":
-        arg = struct.unpack(">d", reader.read(8, name))[0]
-    elif kind == "decimalnl_short":
-        arg = _decode_int_line(reader.readline(name), pos, name)
-    elif kind == "decimalnl_long":
-        arg = _decode_int_line(reader.readline(name), pos, name)
-    elif kind == "floatnl":
-        raw = reader.readline(name)
-        try:
-            arg = float(raw)
-        except ValueError as exc:
-            raise InvalidOpcodeError(pos, f"FLOAT: {raw[:40]!r}") from exc
-    elif kind == "stringnl":
-        arg = _decode_stringnl(reader.readline(name), pos)
-    elif kind == "stringnl_noescape":
-        arg = _text(reader.readline(name))
-    elif kind == "stringnl_noescape_pair":
-        module = reader.readline(name)
-        attr = reader.readline(name)
-        arg = (_text(module), _text(attr))
-    elif kind == "unicodestringnl":
-        arg = reader.readline(name).decode("raw-unicode-escape", "replace")
-    elif kind in ("long1", "long4"):
-        size = (
-            reader.read(1, name)[0]
-            if kind == "long1"
-            else struct.unpack("<i", reader.read(4, name))[0]
-        )
-        if size < 0:
-            raise InvalidOpcodeError(pos, f"{name}: negative length")
-        if size > 1 << 16:
-            raise InvalidOpcodeError(pos, f"{name}: {size}-byte integer")
-        arg = int.from_bytes(reader.read(size, name), "little", signed=True)
-    elif kind in ("string1", "bytes1", "unicodestring1"):
-        data = reader.read(reader.read(1, name)[0], name)
-        arg = (
-            _text(data)
-            if kind == "unicodestring1"
-            else (data.decode("latin-1") if kind == "string1" else data)
-        )
-    elif kind in ("string4", "bytes4", "unicodestring4", "bytes8", "bytearray8", "unicodestring8"):
-        if kind == "string4":
-            size = struct.unpack("<i", reader.read(4, name))[0]
-            if size < 0:
-                raise InvalidOpcodeError(pos, f"{name}: negative length")
-        elif kind in ("bytes4", "unicodestring4"):
-            size = struct.unpack("<I", reader.read(4, name))[0]
-        else:
-            size = struct.unpack("<Q", reader.read(8, name))[0]
-        data_or_big = reader.read_big(size, name)
-        if isinstance(data_or_big, BigBytes):
-            arg = data_or_big
-        elif kind.startswith("unicodestring"):
-            arg = _text(data_or_big)
-        elif kind == "string4":
-            arg = data_or_big.decode("latin-1")
-        else:
-            arg = data_or_big
-    else:  # pragma: no cover - every kind in pickletools is handled above
-        raise InvalidOpcodeError(pos, f"unhandled argument kind {kind}")
-    return Op(name, arg, pos)
+    return Op(name, read_arg(reader, pos, name), pos)
