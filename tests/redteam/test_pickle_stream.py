@@ -201,3 +201,11 @@ def test_deep_tuple_after_payload_still_reports_it(tmp_path: Path, marker_dir: P
     deep = pk.NONE + pk.TUPLE1 * 100_000 + pk.u("x") + pk.STACK_GLOBAL
     data = pk.proto(4) + _payload(marker_dir) + deep + pk.STOP
     assert_blocked(scan_sample(tmp_path, "model.pkl", data), "BST-PKL-001")
+
+
+def test_large_literal_before_the_payload(tmp_path: Path, marker_dir: Path) -> None:
+    """Skipped literal bytes are not parsed: they must not use up the pickle size bound."""
+    big = b"\x8e" + struct.pack("<Q", 3 << 20) + b"\x00" * (3 << 20)  # BINBYTES8
+    data = pk.proto(4) + big + pk.POP + _payload(marker_dir) + pk.NONE + pk.STOP
+    result = _scan_limited(tmp_path, data, max_pickle_bytes=1 << 20)
+    assert_blocked(result, "BST-PKL-001")  # type: ignore[arg-type]

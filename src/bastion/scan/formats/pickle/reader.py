@@ -143,6 +143,9 @@ class ByteReader:
         """Consume ``n`` bytes without keeping them."""
         if n >= 1 << 62:  # no file holds that much; seeking that far overflows
             raise TruncatedError(self.pos, f"{what} ({n} bytes)")
+        # NOTE: the size bound is on bytes parsed as opcodes; skipped literal or array data costs
+        # a seek, and counting it would let a large literal end the analysis before a payload.
+        self._end += n
         avail = len(self._buf) - self._i
         if n <= avail:
             self._i += n
