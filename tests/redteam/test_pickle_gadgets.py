@@ -292,3 +292,40 @@ def test_pickled_sentence_transformer_instance_is_not_a_loader_call(tmp_path: Pa
     )
     result = scan_sample(tmp_path, "model.pkl", pk.wrap(body + pk.EMPTY_DICT + pk.BUILD))
     assert not [f for f in result.findings if f.rule_id == "BST-PKL-001"], result.findings
+
+
+def test_partial_built_by_copyreg_reconstructor(tmp_path: Path, marker_dir: Path) -> None:
+    """``copyreg._reconstructor(partial, partial, f)`` is ``partial(f)``: f is what gets called."""
+    partial = pk.call(
+        pk.glob("copyreg", "_reconstructor"),
+        pk.glob("functools", "partial"),
+        pk.glob("functools", "partial"),
+        pk.glob("numpy", "ndarray.tolist"),
+    )
+    body = pk.call(
+        pk.glob("torch._tensor", "_rebuild_from_type_v2"),
+        partial,
+        pk.glob("torch", "Tensor"),
+        pk.tup(pk.ndarray_u8(b"x")),
+        pk.NONE,
+    )
+    assert_blocked(scan_sample(tmp_path, "model.pkl", pk.wrap(body)), "BST-PKL")
+
+
+def test_ndarray_dump_writes_a_pickle_file(tmp_path: Path, marker_dir: Path) -> None:
+    """``ndarray.dump(file)`` pickles the array to any path: a file write by reference."""
+    partial = pk.call(
+        pk.glob("functools", "partial"),
+        pk.glob("numpy", "ndarray.dump"),
+        pk.ndarray_u8(b"x"),
+        pk.u(_marker(marker_dir)),
+    )
+    namespace = (
+        pk.glob("types", "SimpleNamespace")
+        + pk.EMPTY_TUPLE
+        + pk.NEWOBJ
+        + pk.dict_of({"keys": partial})
+        + pk.BUILD
+    )
+    data = pk.wrap(pk.call(pk.glob("builtins", "dict"), namespace), protocol=4)
+    assert_blocked(scan_sample(tmp_path, "model.pkl", data), "BST-PKL-001")

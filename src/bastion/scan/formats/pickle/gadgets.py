@@ -17,6 +17,7 @@ from typing import Protocol
 
 from bastion.scan.formats.pickle.knowledge import Usage
 from bastion.scan.formats.pickle.knowledge_data import (
+    CALLING_GADGETS,
     GETATTR_GADGETS,
     IMPORT_GADGETS,
     MODULE_ATTR_GADGETS,
@@ -45,6 +46,10 @@ class MachineState(Protocol):
 
     def construct(self, cls: Value, args: Value, pos: int, opname: str) -> None:
         """Record ``cls.__new__(cls, *args)`` (NEWOBJ semantics)."""
+        ...
+
+    def deferred_call(self, target: Value, args: Value, pos: int, via: str) -> None:
+        """Record that loaded objects will call ``target``."""
         ...
 
 
@@ -178,6 +183,9 @@ def resolve_special(
             cls.use(Usage.CONSTRUCT, pos, args)
         if isinstance(base, Glob) and base.qualname not in BUILTIN_BASES:
             base.use(Usage.CALL, pos, args)
+            if base.qualname in CALLING_GADGETS and len(items) > 2:
+                # base(state): functools.partial(state) wraps the state as the function to call
+                machine.deferred_call(items[2], Seq("tuple"), pos, base.qualname)
         elif not isinstance(base, Glob | Lit):
             # NOTE: the base's __new__ and __init__ run with the state: a base produced at load
             # time (an import gadget's result) is a call nobody can judge.

@@ -60,7 +60,8 @@ DANGEROUS_PREFIXES: dict[str, tuple[str, str]] = {
         logging.FileHandler logging.handlers logging.config numpy.memmap numpy.lib.npyio
         numpy.lib.format numpy.lib._npyio_impl numpy.lib._datasource numpy.DataSource
         numpy.save numpy.savez numpy.savez_compressed numpy.savetxt numpy.loadtxt
-        numpy.genfromtxt numpy.fromfile numpy.tofile numpy.fromregex pandas.io pandas.HDFStore
+        numpy.genfromtxt numpy.fromfile numpy.tofile numpy.fromregex numpy.ndarray.dump
+        numpy.ma.core.MaskedArray.dump pandas.io pandas.HDFStore
         pandas.ExcelWriter pandas.ExcelFile scipy.io h5py torch.serialization.save
         torch.utils.tensorboard tensorboard tensorboardX joblib.dump sklearn.utils._testing
         io.open io.FileIO io.open_code _io builtins.open filecmp netrc mailbox
