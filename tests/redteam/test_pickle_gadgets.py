@@ -329,3 +329,16 @@ def test_ndarray_dump_writes_a_pickle_file(tmp_path: Path, marker_dir: Path) -> 
     )
     data = pk.wrap(pk.call(pk.glob("builtins", "dict"), namespace), protocol=4)
     assert_blocked(scan_sample(tmp_path, "model.pkl", data), "BST-PKL-001")
+
+
+def test_bare_function_as_a_namespace_keys_attribute(tmp_path: Path) -> None:
+    """``dict(ns)`` calls ``ns.keys()``: a function stored there is called with no arguments."""
+    namespace = (
+        pk.glob("types", "SimpleNamespace")
+        + pk.EMPTY_TUPLE
+        + pk.NEWOBJ
+        + pk.dict_of({"keys": pk.glob("torch.random", "seed")})
+        + pk.BUILD
+    )
+    data = pk.wrap(pk.call(pk.glob("builtins", "dict"), namespace), protocol=4)
+    assert_blocked(scan_sample(tmp_path, "model.pkl", data), "BST-PKL")

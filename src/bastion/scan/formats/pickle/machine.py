@@ -369,8 +369,25 @@ class PickleMachine:
                 target = state.items[0] if state.items else Lit(None)
                 call_args = state.items[1] if len(state.items) > 1 else Seq("tuple")
                 self.deferred_call(target, call_args, op.pos, func.qualname)
+            else:
+                self._duck_methods(state, op.pos)
         if self.build_hook is not None:
             self.build_hook(obj, state, self)
+
+    def _duck_methods(self, state: Value, pos: int) -> None:
+        """Instance attributes named like the methods stdlib code calls on any object.
+
+        ``dict(x)`` calls ``x.keys()``, file consumers call ``x.read()``: an imported function
+        stored under such a name (a SimpleNamespace's ``keys``) is called with no arguments.
+        """
+        parts = state.items if isinstance(state, Seq) and len(state.items) == 2 else [state]
+        for part in parts:
+            if not isinstance(part, Map):
+                continue
+            for key, value in part.items:
+                if isinstance(key, Lit) and key.value in _DUCK_METHODS:
+                    if isinstance(value, Glob):
+                        self.deferred_call(value, Seq("tuple"), pos, f"attribute {key.value!r}")
 
     # -- persistence, buffers --------------------------------------------------------------------
 
@@ -540,6 +557,9 @@ class PickleMachine:
 
 
 _PARTIALS = frozenset({"functools.partial", "functools.partialmethod"})
+_DUCK_METHODS = frozenset(
+    {"keys", "items", "values", "get", "read", "readline", "readinto", "write", "fileno"}
+)
 
 
 def _value(item: Value | _Mark) -> Value:
