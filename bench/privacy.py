@@ -36,13 +36,17 @@ def art_blackbox(model: Any, data: AssessData, kind: str) -> RocSummary | None:
     """ART's black-box attack on the same split (first half to train, second half to score)."""
     try:
         from art.attacks.inference.membership_inference import MembershipInferenceBlackBox
-        from art.estimators.classification import SklearnClassifier
+        from art.estimators.classification import BlackBoxClassifier, SklearnClassifier
     except ImportError:
         return None
+    try:
+        wrapped: Any = SklearnClassifier(model)
+    except TypeError:  # bastion's DP estimators are not scikit-learn classes to ART
+        wrapped = BlackBoxClassifier(model.predict_proba, (64,), 10, clip_values=(0.0, 1.0))
     x_in, y_in = data.train.flat(), data.train.y
     x_out, y_out = data.holdout().flat(), data.holdout().y
     h_in, h_out = len(x_in) // 2, len(x_out) // 2
-    attack = MembershipInferenceBlackBox(SklearnClassifier(model), attack_model_type=kind)
+    attack = MembershipInferenceBlackBox(wrapped, attack_model_type=kind)
     attack.fit(x_in[:h_in], y_in[:h_in], x_out[:h_out], y_out[:h_out])
     p_in = np.ravel(attack.infer(x_in[h_in:], y_in[h_in:], probabilities=True))
     p_out = np.ravel(attack.infer(x_out[h_out:], y_out[h_out:], probabilities=True))

@@ -252,7 +252,7 @@ class _AssessModel(_Strict):
     checks: list[Check] = list(CHECKS)
     time_budget_s: float | None = Field(default=None, gt=0)
     data: _DataModel
-    targets: dict[str, _TargetModel] = Field(min_length=1)
+    targets: dict[str, _TargetModel] = {}
     robustness: _RobustnessModel = _RobustnessModel()
     privacy: _PrivacyModel = _PrivacyModel()
     poisoning: _PoisoningModel = _PoisoningModel()

@@ -122,6 +122,10 @@ def assess(
         privacy: list[PrivacyReport] = []
         described: list[dict[str, object]] = []
         needs_targets = "robustness" in checks or "privacy" in checks
+        if needs_targets and not specs:
+            raise AssessError(
+                f"{settings.source}: robustness and privacy checks need [assess.targets.NAME]"
+            )
         for spec in specs if needs_targets else ():
             target_data = load_data(spec.data, base) if spec.data else data
             target = load_target(spec, target_data.n_classes, base_dir=base, device=settings.device)

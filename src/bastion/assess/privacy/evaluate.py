@@ -135,7 +135,9 @@ def evaluate_privacy(
             )
     exposed, fraction, exposure_attack = _exposure(results, members.ids, spec.exposed_records)
     inversion = None
-    if spec.inversion and not (budget is not None and budget.expired()):
+    if spec.inversion and target.reveals != "proba":
+        notes.append("inversion probe skipped: the target reveals labels only")
+    elif spec.inversion and not (budget is not None and budget.expired()):
         progress(f"{target.name}: model inversion probe")
         inversion = invert_classes(
             target,
