@@ -236,3 +236,53 @@ def test_harden_dp_then_assess_states_the_guarantee(tmp_path: Path, digits: Any)
     dp = [f for f in json.loads(assessed.stdout)["findings"] if f["rule_id"] == "BST-APR-005"]
     assert dp and dp[0]["severity"] == "high" and dp[0]["properties"]["metrics"]["epsilon"] == 1.0
     assert assessed.exit_code == 1
+
+
+@pytest.mark.slow
+def test_harden_torch_adversarial_and_dp(project: Path, tmp_path: Path) -> None:
+    config = _config(project, net='kind = "torch"\nentry = "tiny_net:build"\npath = "net.pt"')
+    adv = runner.invoke(
+        app,
+        ["harden", "adversarial", "-c", str(config), "-t", "net", "--epsilon", "0.1",
+         "--epochs", "3", "-o", str(tmp_path / "net_adv.pt"), "-q",
+         "--json", str(tmp_path / "adv.json")],
+    )  # fmt: skip
+    assert adv.exit_code == 0, adv.output
+    result = json.loads((tmp_path / "adv.json").read_text())
+    assert "pgd_robust_accuracy@0.1" in result["after"] and (tmp_path / "net_adv.pt").is_file()
+    dp = runner.invoke(
+        app,
+        ["harden", "dp", "-c", str(config), "-t", "net", "--epsilon", "3", "--epochs", "2",
+         "-o", str(tmp_path / "net_dp.pt"), "-q", "--json", str(tmp_path / "dp.json")],
+    )  # fmt: skip
+    assert dp.exit_code == 0, dp.output
+    record = json.loads((tmp_path / "net_dp.pt.dp.json").read_text())
+    assert 0 < record["epsilon"] <= 3.0 + 1e-6 and "Opacus" in record["mechanism"]
+    assert json.loads((tmp_path / "dp.json").read_text())["after"]["epsilon"] == record["epsilon"]
+
+
+@pytest.mark.slow
+def test_harden_refuses_what_it_cannot_do(project: Path, tmp_path: Path) -> None:
+    config = _config(project)
+    result = runner.invoke(
+        app,
+        ["harden", "adversarial", "-c", str(config), "-t", "lr", "--epsilon", "0.1",
+         "-o", str(tmp_path / "x.pt")],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "needs a torch target" in result.output
+    linear = runner.invoke(
+        app,
+        ["harden", "dp", "-c", str(config), "-t", "lr", "--epsilon", "1",
+         "-o", str(tmp_path / "lr_dp.skops"), "-q"],
+    )  # fmt: skip
+    assert linear.exit_code == 0, linear.output
+    record = json.loads((tmp_path / "lr_dp.skops.dp.json").read_text())
+    assert record["delta"] > 0 and "analytic Gaussian" in record["mechanism"]
+    unbounded = config.read_text().replace("bounds = [0.0, 1.0]\n", "")
+    config.write_text(unbounded)
+    refused = runner.invoke(
+        app,
+        ["harden", "dp", "-c", str(config), "-t", "lr", "--epsilon", "1",
+         "-o", str(tmp_path / "lr_dp2.skops")],
+    )  # fmt: skip
+    assert refused.exit_code == 2 and "bounds" in refused.output
