@@ -124,6 +124,12 @@ def poisoning_dict(report: PoisoningReport) -> dict[str, Any]:
         "backdoor_classes": list(backdoor.suspect_classes) if backdoor else [],
         "reclassified_per_class": list(backdoor.reclassified_counts) if backdoor else [],
         "representation": report.representation,
+        # Every screened row's suspicion score: with ground truth, precision and recall at any
+        # threshold follow directly.
+        "scores": {
+            "rows": [int(v) for v in report.rows],
+            "suspicion": [round(float(v), 4) for v in report.suspicion],
+        },
         "most_suspicious": [
             {
                 "row": int(report.rows[i]),
