@@ -342,3 +342,18 @@ def test_bare_function_as_a_namespace_keys_attribute(tmp_path: Path) -> None:
     )
     data = pk.wrap(pk.call(pk.glob("builtins", "dict"), namespace), protocol=4)
     assert_blocked(scan_sample(tmp_path, "model.pkl", data), "BST-PKL")
+
+
+def test_bound_method_as_a_namespace_keys_attribute(tmp_path: Path, marker_dir: Path) -> None:
+    """``getattr(Path(marker), 'touch')`` is a bound method; as ``ns.keys`` dict(ns) runs it."""
+    path = pk.call(pk.glob("pathlib", "Path"), pk.u(_marker(marker_dir)))
+    touch = pk.call(pk.glob("builtins", "getattr"), path, pk.u("touch"))
+    namespace = (
+        pk.glob("types", "SimpleNamespace")
+        + pk.EMPTY_TUPLE
+        + pk.NEWOBJ
+        + pk.dict_of({"keys": touch})
+        + pk.BUILD
+    )
+    data = pk.wrap(pk.call(pk.glob("builtins", "dict"), namespace), protocol=4)
+    assert_blocked(scan_sample(tmp_path, "model.pkl", data), "BST-PKL")

@@ -352,9 +352,14 @@ class PickleMachine(StackOps):
             if not isinstance(part, Map):
                 continue
             for key, value in part.items:
-                if isinstance(key, Lit) and key.value in _DUCK_METHODS:
-                    if isinstance(value, Glob):
-                        self.deferred_call(value, Seq("tuple"), pos, f"attribute {key.value!r}")
+                # NOTE: a function or a bound method (getattr on a rebuilt object is Unknown);
+                # an array or other rebuilt value under such a name is data, not a callable.
+                if (
+                    isinstance(key, Lit)
+                    and key.value in _DUCK_METHODS
+                    and isinstance(value, Glob | Unknown)
+                ):
+                    self.deferred_call(value, Seq("tuple"), pos, f"attribute {key.value!r}")
 
     # -- persistence, buffers --------------------------------------------------------------------
 
