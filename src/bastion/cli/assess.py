@@ -35,7 +35,7 @@ ConfigOpt = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="Policy file with an [assess] table (default: nearest "
+        help="Policy file with an \\[assess] table (default: nearest "
         "bastion.toml or pyproject.toml with [tool.bastion]).",
     ),
 ]
@@ -55,7 +55,7 @@ TargetOpt = Annotated[
     list[str] | None, typer.Option("--target", "-t", help="Only this target (repeatable).")
 ]
 FailOnOpt = Annotated[str | None, typer.Option(help="Lowest severity that fails the gate.")]
-SeedOpt = Annotated[int | None, typer.Option(help="Random seed (overrides [assess] seed).")]
+SeedOpt = Annotated[int | None, typer.Option(help="Random seed (overrides \\[assess] seed).")]
 DeviceOpt = Annotated[str | None, typer.Option(help="auto, cpu or cuda.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More detail in the table.")]
