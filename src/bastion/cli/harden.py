@@ -33,7 +33,9 @@ app = typer.Typer(
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="Policy file with an \\[assess] table.")
 ]
-TargetArg = Annotated[str, typer.Option("--target", "-t", help="Target name in \\[assess.targets].")]
+TargetArg = Annotated[
+    str, typer.Option("--target", "-t", help="Target name in \\[assess.targets].")
+]
 OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Where to write the new model.")]
 JsonOpt = Annotated[
     Path | None, typer.Option("--json", help="Also write the comparison as JSON here.")
