@@ -25,10 +25,13 @@ $(VENV)/.demo-installed: $(BIN)/python pyproject.toml
 
 dev: $(VENV)/.dev-installed
 
-## demo: install bastion, build the example project's models, scan them
+## demo: install bastion, build the example projects' models, scan both projects
 demo: $(VENV)/.demo-installed
-	$(BIN)/python examples/build_models.py examples/models
-	-$(BIN)/bastion scan examples/models
+	$(BIN)/python examples/build_models.py
+	@echo "== the vulnerable project: the gate fails (exit 1) =="
+	-$(BIN)/bastion scan examples/vulnerable-project
+	@echo "== the fixed project: the gate passes =="
+	$(BIN)/bastion scan examples/fixed-project
 
 lint: dev
 	$(BIN)/ruff check src tests bench examples
@@ -49,4 +52,5 @@ bench: dev
 	$(BIN)/python bench/scan_speed.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache examples/models
+	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache \
+		examples/vulnerable-project/models examples/fixed-project/models

@@ -1,10 +1,11 @@
-"""Build the example project's model files: one clean, one that carries a (harmless) payload.
+"""Build the example projects' model files: clean ones, and one that carries a harmless payload.
 
 Nothing malicious is committed as a binary: this script writes it. The payload is inert — were
 the checkpoint ever loaded with ``torch.load(weights_only=False)``, it would only create the file
 ``bastion-demo-marker`` in the system temp directory. bastion never loads it; it reads the bytes.
 
-    python examples/build_models.py examples/models
+    python examples/build_models.py            # both example projects' models/ directories
+    python examples/build_models.py DIR        # the vulnerable set into DIR
 """
 
 from __future__ import annotations
@@ -67,14 +68,28 @@ def _checkpoint(dest: Path) -> None:
     (dest / "checkpoint.pt").write_bytes(buffer.getvalue())
 
 
-def main(argv: list[str]) -> int:
-    """Write the example models into the directory given (default: examples/models)."""
-    dest = Path(argv[1] if len(argv) > 1 else Path(__file__).parent / "models")
+def build(dest: Path, *, malicious: bool) -> list[str]:
+    """Write the models of one project into ``dest``; returns the file names."""
     dest.mkdir(parents=True, exist_ok=True)
     _classifier(dest)
     _embeddings(dest)
-    _checkpoint(dest)
-    print(f"wrote {', '.join(sorted(p.name for p in dest.iterdir()))} to {dest}")
+    if malicious:
+        _checkpoint(dest)
+    return sorted(p.name for p in dest.iterdir())
+
+
+def main(argv: list[str]) -> int:
+    """Write the vulnerable project's models (and the fixed project's, by default)."""
+    here = Path(__file__).parent
+    if len(argv) > 1:
+        targets = [(Path(argv[1]), True)]
+    else:
+        targets = [
+            (here / "vulnerable-project" / "models", True),
+            (here / "fixed-project" / "models", False),
+        ]
+    for dest, malicious in targets:
+        print(f"wrote {', '.join(build(dest, malicious=malicious))} to {dest}")
     return 0
 
 

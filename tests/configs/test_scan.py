@@ -78,11 +78,6 @@ def test_reports_carry_lines_redact_values_and_honour_suppressions(tmp_path: Pat
     assert ("BST-K8S-010", 10) in lines and ("BST-K8S-008", 8) in lines
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scan/code/suppress.py accepts only letters in a rule family (BST-[A-Z]+-NNN), so "
-    "'# bastion: ignore[BST-K8S-004] …' is reported as a bad rule id; fix pending there",
-)
 def test_inline_suppression_of_a_k8s_rule(tmp_path: Path) -> None:
     pod = (
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
