@@ -205,3 +205,14 @@ def test_redaction_never_shows_more_than_four_characters(secret: str) -> None:
 def test_short_secrets_show_only_their_length() -> None:
     assert redact("hunter2!") == "[redacted, 8 chars]"
     assert redact("a" * 20) == "[redacted, 20 chars]"  # guessable: no prefix, no hash
+
+
+def test_letters_only_hugging_face_token_is_found(tmp_path: Path) -> None:
+    """Hugging Face user tokens are hf_ + 34 letters (no digits): still a token."""
+    from bastion.scan.engine import scan
+
+    (tmp_path / "train.py").write_text('HF_TOKEN = "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"\n')
+    found = [f for f in scan(tmp_path).findings if f.rule_id == "BST-SEC-013"]
+    assert found and "ujzPdeIgxL" not in found[0].evidence
+    (tmp_path / "train.py").write_text('HF_TOKEN = "hf_abcdefghijklmnopqrstuvwxyzabcdefgh"\n')
+    assert not [f for f in scan(tmp_path).findings if f.rule_id == "BST-SEC-013"]

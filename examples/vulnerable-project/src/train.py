@@ -32,9 +32,10 @@ def load_features(path):
 
 
 def build(config):
-    name = config["base_model"]
-    tokenizer = AutoTokenizer.from_pretrained(name)
-    model = AutoModelForSequenceClassification.from_pretrained(name, trust_remote_code=True)
+    tokenizer = AutoTokenizer.from_pretrained("distilbert/distilbert-base-uncased")
+    model = AutoModelForSequenceClassification.from_pretrained(
+        config["base_model"], trust_remote_code=True
+    )
     return tokenizer, model
 
 

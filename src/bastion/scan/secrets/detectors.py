@@ -35,7 +35,7 @@ from detect_secrets.plugins.twilio import TwilioKeyDetector
 
 from bastion.rules import Rule
 from bastion.scan.secrets import rules as R
-from bastion.scan.secrets.filters import looks_random_token
+from bastion.scan.secrets.filters import is_placeholder, looks_random_token
 
 #: The context a validator sees: the whole text and the match span of the secret.
 Validator = Callable[[str, int, int], bool]
@@ -74,6 +74,17 @@ def _bounded(text: str, start: int, end: int) -> bool:
 
 def _bounded_random(text: str, start: int, end: int) -> bool:
     return _bounded(text, start, end) and looks_random_token(text[start:end])
+
+
+def _bounded_mixed_case(text: str, start: int, end: int) -> bool:
+    """Hugging Face user tokens are letters only: mixed case is their sign of randomness."""
+    token = text[start:end].split("_", 1)[-1]
+    return (
+        _bounded(text, start, end)
+        and any(c.islower() for c in token)
+        and any(c.isupper() for c in token)
+        and not is_placeholder(text[start:end])
+    )
 
 
 def _jwt(text: str, start: int, end: int) -> bool:
@@ -238,7 +249,7 @@ PATTERNS: tuple[TokenPattern, ...] = (
         "Hugging Face token",
         re.compile(r"hf_[A-Za-z0-9]{34,40}"),
         ("hf_",),
-        validate=_bounded_random,
+        validate=_bounded_mixed_case,
     ),
     TokenPattern(
         R.HUGGINGFACE_TOKEN,
