@@ -10,6 +10,7 @@ import base64
 import json
 import random
 import string
+from pathlib import Path
 
 import pytest
 from hypothesis import given
