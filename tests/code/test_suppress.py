@@ -92,8 +92,8 @@ def test_suppressed_findings_are_reported_with_reason(tmp_path: Path) -> None:
     verdict = evaluate(result, Policy(), suppressors=(InlineSuppressor(tmp_path),))
     suppressed = sorted((s.finding.location.line, s.reason) for s in verdict.suppressed)
     assert suppressed == [
-        (5, "inline: blob comes from our own cache dir"),
-        (7, "inline: same cache, read back by the trainer"),
+        (5, "blob comes from our own cache dir"),
+        (7, "same cache, read back by the trainer"),
     ]
     reported = sorted((f.rule_id, f.location.line) for f in verdict.findings)
     assert reported == [
@@ -111,9 +111,10 @@ def test_cli_json_lists_suppressions(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     assert report["summary"]["suppressed"] == 2
     assert {s["suppression"]["reason"] for s in report["suppressed"]} == {
-        "inline: blob comes from our own cache dir",
-        "inline: same cache, read back by the trainer",
+        "blob comes from our own cache dir",
+        "same cache, read back by the trainer",
     }
+    assert {s["suppression"]["kind"] for s in report["suppressed"]} == {"inSource"}
     assert {f["rule_id"] for f in report["findings"]} == {"BST-CODE-003", "BST-CODE-019"}
 
 
@@ -123,7 +124,7 @@ def test_single_file_target_and_escapes(tmp_path: Path) -> None:
     finding = Finding(
         RuleId("BST-CODE-001"), "t", Severity.HIGH, Confidence.HIGH, Location("t.py", line=1), "m"
     )
-    assert InlineSuppressor(path)(finding) == "inline: reviewed in PR 12"
+    assert InlineSuppressor(path)(finding) == "reviewed in PR 12"
     outside = Finding(
         finding.rule_id, "t", Severity.HIGH, finding.confidence, Location("../t.py", line=1), "m"
     )

@@ -69,9 +69,11 @@ def evaluate(
     for finding in result.findings:
         if not policy.enabled(finding):
             continue
-        reason = next((r for s in suppressors if (r := s(finding)) is not None), None)
-        if reason is not None:
-            suppressed.append(Suppressed(finding, reason))
+        hit = next(((s, r) for s in suppressors if (r := s(finding)) is not None), None)
+        if hit is not None:
+            suppressor, reason = hit
+            # SARIF's vocabulary: "inSource" for comments in the file, "external" otherwise.
+            suppressed.append(Suppressed(finding, reason, getattr(suppressor, "kind", "external")))
             continue
         reported.append(finding)
     new: tuple[Finding, ...] | None = None

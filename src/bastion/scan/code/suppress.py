@@ -138,6 +138,9 @@ class InlineSuppressor:
     finding points into them, and their directives are cached.
     """
 
+    #: Reported as SARIF ``inSource`` suppressions.
+    kind = "inSource"
+
     def __init__(self, target: Path, limits: Limits | None = None) -> None:
         self._target = target
         self._root = target if target.is_dir() else target.parent
@@ -154,7 +157,7 @@ class InlineSuppressor:
         if directives is None:
             return None
         reason = directives.reason_for(finding.rule_id, loc.line)
-        return None if reason is None else f"inline: {reason}"
+        return reason
 
     def _directives(self, rel: str, cell: int | None) -> DirectiveMap | None:
         key = (rel, cell)
