@@ -9,6 +9,8 @@ used inside it (tests use a unique schema per run and drop it afterwards).
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from sqlalchemy.pool import StaticPool
 
 from bastion.errors import BastionError
 
+_WAL_WAIT_S = 10.0
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -48,12 +51,39 @@ def _safe(url: str) -> str:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
     finally:
         cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch to WAL, retrying while another opener holds the lock the switch needs.
+
+    The switch is persistent in the file, so only the first opener of a new database does it;
+    SQLite may answer "database is locked" at once (without the busy handler) when two openers
+    race for it, hence the bounded retry.
+    """
+    deadline = time.monotonic() + _WAL_WAIT_S
+    delay = 0.005
+    while not _try_wal(cursor, last=time.monotonic() >= deadline):
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+def _try_wal(cursor: Any, *, last: bool) -> bool:
+    """One attempt: True once the database is in WAL mode, False when it is locked (retry)."""
+    try:
+        row = cursor.execute("PRAGMA journal_mode").fetchone()
+        if row is None or str(row[0]).lower() != "wal":
+            cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        if last or ("locked" not in str(exc) and "busy" not in str(exc)):
+            raise
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,12 @@ def _has_version_table(conn: Connection, schema: str | None) -> bool:
 
 
 def _current(conn: Connection, store: Store) -> int:
+    # NOTE: the runs table is looked up first. Outside the upgrade lock another process may commit
+    # version 1 between the two lookups; both tables appear in one commit, so in this order the
+    # race can only show "no runs, a version table" (read on), never a foreign runs table.
+    has_runs = sa_inspect(conn).has_table(v1.RUNS, schema=store.schema)
     if not _has_version_table(conn, store.schema):
-        if sa_inspect(conn).has_table(v1.RUNS, schema=store.schema):
+        if has_runs:
             raise StoreError(
                 f"{store.url}: a {v1.RUNS} table exists without {VERSION_TABLE}: "
                 "not a bastion history database (use another database or schema)"
