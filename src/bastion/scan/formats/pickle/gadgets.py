@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import codecs
 import zlib
 from collections.abc import Callable
@@ -18,12 +19,23 @@ from typing import Protocol
 from bastion.scan.formats.pickle.knowledge import Usage
 from bastion.scan.formats.pickle.knowledge_data import (
     CALLING_GADGETS,
+    DILL_TYPE_NAMES,
     GETATTR_GADGETS,
     IMPORT_GADGETS,
     MODULE_ATTR_GADGETS,
     MODULE_IMPORT_GADGETS,
+    TYPE_LOADERS,
 )
-from bastion.scan.formats.pickle.values import Call, Glob, Lit, Seq, Unknown, Value, literal
+from bastion.scan.formats.pickle.values import (
+    Call,
+    Glob,
+    Lit,
+    Persist,
+    Seq,
+    Unknown,
+    Value,
+    literal,
+)
 
 
 class _Obs(Protocol):
@@ -148,13 +160,27 @@ def resolve_special(
             resolved = Glob(f"{base.qualname}.{name}", pos, "getattr", path)
             machine.obs.globs.append(resolved)
             return resolved
-        if isinstance(name, str) and isinstance(base, Call) and not _dunder(name):
+        if isinstance(name, str) and isinstance(base, Call | Unknown | Persist):
+            if _dunder(name):
+                # NOTE: a dunder of a rebuilt object is the way to its class, globals or
+                # builtins, whichever getattr-like helper fetches it.
+                func.use(Usage.CALL, pos, args)
+                machine.obs.dynamic.append(
+                    (
+                        pos,
+                        "introspection",
+                        f"{qual} fetches {name!r} of a value computed at load time",
+                    )
+                )
+                return Unknown(f"attribute {name!r} of an object rebuilt at load time")
             # NOTE: a bound method of an object the pickle rebuilt (PyTorch stores hooks this
             # way). Fetching it runs nothing; calling it is judged as a call of a computed value.
             func.resolved_uses += 1
             func.total_calls += 1
             return Unknown(f"attribute {name!r} of an object rebuilt at load time")
         return None
+    if qual in TYPE_LOADERS and items:
+        return _load_type(machine, func, items, args, pos)
     module_of = MODULE_ATTR_GADGETS.get(qual)
     if module_of is not None and len(items) == 1:
         name = literal(items[0])
@@ -174,7 +200,7 @@ def resolve_special(
         if len(items) == 1 and benign_type_arg(items[0]):
             func.resolved_uses += 1
             func.total_calls += 1
-            return Unknown("builtin singleton type")
+            return Unknown("builtin singleton type", inert=True)
         return None
     if qual in ("copyreg._reconstructor",) and len(items) >= 2:
         func.use(Usage.CALL, pos, args)
@@ -219,6 +245,29 @@ def resolve_special(
                 pass
         return Call(func, args, pos, "REDUCE")
     return None
+
+
+def _load_type(
+    machine: MachineState, func: Glob, items: list[Value], args: Value, pos: int
+) -> Value:
+    """dill's ``_load_type(name)`` / ``_create_namedtuple(name, fields, module)``: the class they
+    return is judged as the import it is, so constructing or calling it is judged too."""
+    qual = func.qualname
+    func.use(Usage.CALL, pos, args)
+    name = literal(items[0])
+    if qual == "dill._dill._load_type":
+        if isinstance(name, str) and name.isidentifier():
+            target = DILL_TYPE_NAMES.get(name)
+            if target is None:
+                target = f"builtins.{name}" if hasattr(builtins, name) else f"types.{name}"
+            module, attr = target.rsplit(".", 1)
+            return machine.import_global(module, attr, pos, qual)
+    elif len(items) >= 3:
+        module_name = literal(items[2])
+        if isinstance(name, str) and isinstance(module_name, str):
+            return machine.import_global(module_name, name, pos, qual)
+    machine.obs.dynamic.append((pos, "computed-import", f"{qual} with a computed name"))
+    return Unknown("class loaded by a computed name")
 
 
 def valid_dotted(text: str) -> bool:

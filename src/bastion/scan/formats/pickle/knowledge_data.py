@@ -415,9 +415,39 @@ CALLING_GADGETS: dict[str, int] = {
     "functools.partial": 0,
     "functools.partialmethod": 0,
     "collections.defaultdict": 0,
+    # NumPy's generator helpers call ``bit_generator_ctor(bit_generator_name)``, and
+    # ``__bit_generator_ctor`` instantiates a class handed to it.
+    "numpy.random._pickle.__generator_ctor": 1,
+    "numpy.random._pickle.__randomstate_ctor": 1,
+    "numpy.random._pickle.__bit_generator_ctor": 0,
+    # ``weakref.ref(obj, callback)``: the callback runs as soon as ``obj`` is collected (at
+    # once for the placeholder dill makes when ``obj`` is None).
+    "dill._dill._create_weakref": 1,
+}
+
+#: Allowlisted callables that apply one of their arguments (by position) as an object's
+#: attributes (``setattr`` for each item): judged like the state of a BUILD.
+STATE_ARGUMENTS: dict[str, int] = {
+    "torch._tensor._rebuild_from_type_v2": 3,
+    "torch._tensor._rebuild_from_type": 3,
+    "torch._utils._rebuild_parameter_with_state": 3,
+    "dill._dill._create_array": 3,
+}
+
+#: dill's ``_load_type`` names that are not ``builtins.<name>`` or ``types.<name>``.
+DILL_TYPE_NAMES: dict[str, str] = {
+    "NoneType": "builtins.NoneType",
+    "EllipsisType": "builtins.Ellipsis",
+    "NotImplementedType": "builtins.NotImplemented",
+    "PartialType": "functools.partial",
+    "AttrGetterType": "operator.attrgetter",
+    "ItemGetterType": "operator.itemgetter",
 }
 
 #: Allowlisted callables whose result is a class, so NEWOBJ on their result is expected.
-TYPE_FACTORIES: frozenset[str] = _names(
-    "dill._dill._load_type dill._dill._create_namedtuple builtins.type"
-)
+TYPE_FACTORIES: frozenset[str] = _names("builtins.type")
+
+#: Allowlisted callables that return the class their literal arguments name (resolved like an
+#: import): dill's ``_load_type(name)`` and ``_create_namedtuple(name, fields, module)``, which
+#: imports ``module.name`` and only makes a namedtuple when that import fails.
+TYPE_LOADERS: frozenset[str] = _names("dill._dill._load_type dill._dill._create_namedtuple")

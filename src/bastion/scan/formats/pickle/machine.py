@@ -17,7 +17,11 @@ from typing import cast
 from bastion.errors import AnalysisLimitError
 from bastion.scan.formats.pickle.gadgets import NESTED_LOADERS, resolve_special, valid_dotted
 from bastion.scan.formats.pickle.knowledge import Usage, normalize_module, qualify
-from bastion.scan.formats.pickle.knowledge_data import CALLING_GADGETS, TYPE_FACTORIES
+from bastion.scan.formats.pickle.knowledge_data import (
+    CALLING_GADGETS,
+    STATE_ARGUMENTS,
+    TYPE_FACTORIES,
+)
 from bastion.scan.formats.pickle.reader import (
     BigBytes,
     ByteReader,
@@ -227,6 +231,9 @@ class PickleMachine(StackOps):
             if not (len(items) == 1 and isinstance(items[0], Lit)):
                 func.nonliteral_calls += 1
             self._calls_argument(func, items, pos)
+            state_index = STATE_ARGUMENTS.get(func.qualname)
+            if state_index is not None and state_index < len(items):
+                self._duck_methods(items[state_index], pos)
             if func.qualname in NESTED_LOADERS and items:
                 self.obs.nested.append((func.qualname, _payload(items[0]), pos))
             return Call(func, args, pos, opname)
@@ -248,6 +255,14 @@ class PickleMachine(StackOps):
             if isinstance(kwargs, Map) and kwargs.items
             else args
         )
+        if isinstance(kwargs, Map):
+            # NOTE: keyword arguments become attributes of namespaces and the like, exactly
+            # what a BUILD state does.
+            self._duck_methods(kwargs, op.pos)
+        elif isinstance(kwargs, Call | Unknown | Persist):
+            self.obs.dynamic_calls.append(
+                (op.pos, "NEWOBJ_EX with keyword arguments computed at load time")
+            )
         self._construct(cls, merged, op.pos, "NEWOBJ_EX")
 
     def _construct(self, cls: Value, args: Value, pos: int, opname: str) -> None:
@@ -287,8 +302,8 @@ class PickleMachine(StackOps):
         if isinstance(target, Glob):
             target.use(Usage.CALL, pos, args)
             target.nonliteral_calls += 1
-        elif isinstance(target, Lit) and target.value is None:
-            return
+        elif isinstance(target, Lit) or (isinstance(target, Unknown) and target.inert):
+            return  # no literal is callable (a generator's name, a partial's None)
         elif not (
             isinstance(target, Call)
             and isinstance(target.func, Glob)
@@ -342,24 +357,28 @@ class PickleMachine(StackOps):
             self.build_hook(obj, state, self)
 
     def _duck_methods(self, state: Value, pos: int) -> None:
-        """Instance attributes named like the methods stdlib code calls on any object.
+        """Instance attributes that library code calls as methods.
 
-        ``dict(x)`` calls ``x.keys()``, file consumers call ``x.read()``: an imported function
-        stored under such a name (a SimpleNamespace's ``keys``) is called with no arguments.
+        ``dict(x)`` calls ``x.keys()``, ``numpy.asarray(x)`` calls ``x.__array__()``,
+        ``Parameter(x)`` calls ``x.detach()``: a callable stored as such an attribute (a
+        SimpleNamespace's ``keys``) is called with no arguments. Functions and bound methods
+        (getattr on a rebuilt object is Unknown) are judged under the names of methods that
+        consumers call and under dunders, where they are never data; PyTorch stores its own
+        bound methods under other names (a lazy module's hooks).
         """
         parts = state.items if isinstance(state, Seq) and len(state.items) == 2 else [state]
         for part in parts:
             if not isinstance(part, Map):
                 continue
             for key, value in part.items:
-                # NOTE: a function or a bound method (getattr on a rebuilt object is Unknown);
-                # an array or other rebuilt value under such a name is data, not a callable.
-                if (
-                    isinstance(key, Lit)
-                    and key.value in _DUCK_METHODS
-                    and isinstance(value, Glob | Unknown)
+                # NOTE: an array or other rebuilt value under such a name is data.
+                if not isinstance(key, Lit) or not isinstance(key.value, str):
+                    continue
+                name = key.value
+                if isinstance(value, Glob | Unknown) and (
+                    name in _DUCK_METHODS or (name.startswith("__") and name.endswith("__"))
                 ):
-                    self.deferred_call(value, Seq("tuple"), pos, f"attribute {key.value!r}")
+                    self.deferred_call(value, Seq("tuple"), pos, f"attribute {name!r}")
 
     # -- persistence, buffers --------------------------------------------------------------------
 
@@ -372,7 +391,7 @@ class PickleMachine(StackOps):
         self._push(Persist(self._pop_value()))
 
     def op_NEXT_BUFFER(self, op: Op) -> None:
-        self._push(Unknown("out-of-band buffer"))
+        self._push(Unknown("out-of-band buffer", inert=True))
 
     def op_READONLY_BUFFER(self, op: Op) -> None:
         self._top()
@@ -391,7 +410,28 @@ class PickleMachine(StackOps):
 
 _PARTIALS = frozenset({"functools.partial", "functools.partialmethod"})
 _DUCK_METHODS = frozenset(
-    {"keys", "items", "values", "get", "read", "readline", "readinto", "write", "fileno"}
+    {
+        "keys",
+        "items",
+        "values",
+        "get",
+        "read",
+        "readline",
+        "readinto",
+        "write",
+        "fileno",
+        # torch.nn.Parameter(x) and torch's rebuild helpers call x.detach(); scipy's frozen
+        # distributions call dist._updated_ctor_param(); array consumers x.astype/tocsr/...
+        "detach",
+        "_updated_ctor_param",
+        "astype",
+        "asformat",
+        "tocsr",
+        "tocoo",
+        "to_numpy",
+        "numpy",
+        "copy",
+    }
 )
 
 

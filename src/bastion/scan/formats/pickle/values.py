@@ -125,6 +125,8 @@ class Unknown(Value):
     """A value the machine cannot know statically."""
 
     reason: str
+    #: Known not to run code when called (``type(None)``, an out-of-band buffer).
+    inert: bool = False
 
 
 class _Mark:
