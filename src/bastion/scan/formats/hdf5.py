@@ -360,8 +360,10 @@ def _too_big(ctx: AnalysisContext, name: str, limit: int) -> None:
     ctx.report(
         OVERSIZED_CONFIG.finding(
             ctx.location(),
-            f"Root attribute {name} is larger than {limit} bytes; it was not parsed.",
+            f"Root attribute {name} is larger than {limit} bytes; it was not parsed, so code "
+            "in it would go unseen.",
             evidence=f"{name}: oversized",
+            severity=Severity.HIGH,
         )
     )
     ctx.skip(SkipReason.LIMIT, f"attribute {name} exceeds {limit} bytes")

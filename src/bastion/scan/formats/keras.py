@@ -56,11 +56,15 @@ def read_bounded(blob: Blob, ctx: AnalysisContext, what: str) -> bytes | None:
 
 
 def _oversized(ctx: AnalysisContext, what: str, limit: int) -> None:
+    # NOTE: fail closed. Keras parses a config of any size, and JSON whitespace or an ignored
+    # key pads a Lambda past the bound for nothing (the zip compresses the padding away).
     ctx.report(
         OVERSIZED_CONFIG.finding(
             ctx.location(),
-            f"{what} is larger than {limit} bytes; it was not parsed.",
+            f"{what} is larger than {limit} bytes; it was not parsed, so code in it would go "
+            "unseen.",
             evidence=f"{what}: oversized",
+            severity=Severity.HIGH,
         )
     )
     ctx.skip(SkipReason.LIMIT, f"{what} exceeds {limit} bytes")

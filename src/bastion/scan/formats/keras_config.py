@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from bastion.core import Severity
 from bastion.scan.formats import keras_knowledge as kk
 from bastion.scan.formats.keras_checks import (
     ConfigIssue,
@@ -87,38 +88,43 @@ class ConfigWalker:
             frame = stack.pop()
             nodes += 1
             if nodes > self.bounds.max_nodes:
+                # NOTE: fail closed. Keras ignores keys it does not know, so junk placed before
+                # a Lambda would otherwise push it past the bound unseen.
                 self._add(
                     frame.site.issue(
                         OVERSIZED_CONFIG,
                         "too-many-objects",
-                        f"The config holds more than {self.bounds.max_nodes} values; the rest "
-                        "was not checked.",
+                        f"The config holds more than {self.bounds.max_nodes} objects and lists; "
+                        "the rest was not checked and could hide code.",
+                        severity=Severity.HIGH,
                     )
                 )
                 break
             if self.tick is not None and nodes % 4096 == 0:
                 self.tick()
-            if frame.depth > self.bounds.max_depth:
-                if not too_deep:
-                    too_deep = True
-                    self._add(
-                        frame.site.issue(
-                            OVERSIZED_CONFIG,
-                            "too-deep",
-                            f"The config nests deeper than {self.bounds.max_depth} levels; "
-                            "deeper values were not checked.",
-                        )
+            if frame.depth > self.bounds.max_depth and not too_deep:
+                # NOTE: reported, but the walk goes on: it is iterative and bounded by
+                # max_nodes, while Keras deserializes far deeper nesting than real models use.
+                too_deep = True
+                self._add(
+                    frame.site.issue(
+                        OVERSIZED_CONFIG,
+                        "too-deep",
+                        f"The config nests deeper than {self.bounds.max_depth} levels, far "
+                        "deeper than real models.",
                     )
-                continue
+                )
             stack.extend(reversed(self._children(frame)))
         return list(self._issues.values())
 
     def _children(self, frame: _Frame) -> list[_Frame]:
         value, site = frame.value, frame.site
         if isinstance(value, list):
+            # Scalars hold nothing to check; only containers become frames (and count).
             return [
                 _Frame(item, site.at(f"{site.field}[{i}]"), frame.depth + 1, frame.parent_key)
                 for i, item in enumerate(value)
+                if isinstance(item, dict | list)
             ]
         if not isinstance(value, dict):
             return []

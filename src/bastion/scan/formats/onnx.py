@@ -49,6 +49,8 @@ from bastion.scan.interface import AnalysisContext, Analyzer
 
 _EXTERNAL = 1
 _MAX_NAME = 512
+#: The longest external-data location judged (real ones are short relative names).
+_MAX_LOCATION = 8192
 #: Findings of one rule reported per model before the rest are counted in a summary.
 MAX_FINDINGS = 50
 
@@ -133,7 +135,7 @@ class _Walk:
         entries: dict[str, str] = {}
         for entry in tensor.get(13, ()):
             kv = self.message(entry)
-            entries[_text(kv, 1)] = _text(kv, 2, 8192)
+            entries[_text(kv, 1)] = _text(kv, 2, _MAX_LOCATION + 1)
         label = f"{where} / tensor {name}"
         if not external and not entries:
             return
@@ -161,7 +163,12 @@ class _Walk:
                 properties=props,
             )
             return
-        concern = path_concern(location)
+        # NOTE: a name past the bound is judged whole, never by a prefix that hides its '..'.
+        concern = (
+            f"a name longer than {_MAX_LOCATION} characters"
+            if len(location) > _MAX_LOCATION
+            else path_concern(location)
+        )
         if concern:
             self.report(
                 EXTERNAL_DATA_ESCAPE,

@@ -12,6 +12,7 @@ a name built from pieces is judged like the name itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from jinja2 import nodes
 
@@ -169,10 +170,22 @@ class Inspector:
         )
 
     def _filter(self, node: nodes.Filter) -> None:
-        if node.name == "attr":
-            arg = node.args[0] if node.args else None
-            name = self.folder.fold_str(arg)
-            if name is None:
+        self._filter_call(node.name, node.args, node.kwargs, node)
+        if node.name in N.WIDTH_FILTERS:
+            self._keep(R.width_issue(self.folder, node))
+
+    def _filter_call(
+        self,
+        name: str,
+        args: Sequence[nodes.Expr],
+        kwargs: Sequence[nodes.Pair | nodes.Keyword],
+        node: nodes.Node,
+    ) -> None:
+        """A filter applied with ``args``; ``map`` applies the filter its first argument names."""
+        if name == "attr":
+            arg = args[0] if args else None
+            attr = self.folder.fold_str(arg)
+            if attr is None:
                 self._add(
                     Check.REFLECTION,
                     node,
@@ -180,36 +193,51 @@ class Inspector:
                     "render time",
                     "attr filter with computed name",
                 )
-            elif not _special(name):
+            elif not _special(attr):
                 self._add(
                     Check.REFLECTION,
                     node,
-                    f"`{describe(node)}` looks up attribute {name!r} with the attr filter, "
+                    f"`{describe(node)}` looks up attribute {attr!r} with the attr filter, "
                     "which chat templates have no use for",
-                    f"attr filter {name}",
+                    f"attr filter {attr}",
                     Severity.MEDIUM,
                 )
-            self._member(node.node, name, "attr filter", node)
-        elif node.name in N.ATTRIBUTE_FILTERS:
-            path = next((k.value for k in node.kwargs if k.key == "attribute"), None)
-            if path is None and node.name in ("selectattr", "rejectattr") and node.args:
-                path = node.args[0]
-            if path is None:
-                return
-            text = self.folder.fold_str(path)
-            if text is None:
+            base = node.node if isinstance(node, nodes.Filter) and node.name == "attr" else None
+            self._member(base, attr, "attr filter", node)
+            return
+        if name == "map" and args:
+            # NOTE: ``map('attr', '__class__')`` runs the named filter on every item.
+            inner = self.folder.fold_str(args[0])
+            if inner is None:
                 self._add(
                     Check.REFLECTION,
                     node,
-                    f"`{describe(node)}` uses an attribute path computed at render time",
-                    f"{node.name} with computed attribute",
-                    Severity.MEDIUM,
+                    f"`{describe(node)}` maps a filter whose name is computed at render time",
+                    "map with computed filter",
                 )
-                return
-            for part in text.split("."):
-                self._member(None, part, f"|{node.name} attribute", node)
-        elif node.name in N.WIDTH_FILTERS:
-            self._keep(R.width_issue(self.folder, node))
+            elif inner != "map":
+                self._filter_call(inner, args[1:], kwargs, node)
+            return
+        if name not in N.ATTRIBUTE_FILTERS:
+            return
+        path = next((k.value for k in kwargs if k.key == "attribute"), None)
+        index = N.ATTRIBUTE_POSITIONS[name]
+        if path is None and index is not None and len(args) > index:
+            path = args[index]
+        if path is None:
+            return
+        text = self.folder.fold_str(path)
+        if text is None:
+            self._add(
+                Check.REFLECTION,
+                node,
+                f"`{describe(node)}` uses an attribute path computed at render time",
+                f"{name} with computed attribute",
+                Severity.MEDIUM,
+            )
+            return
+        for part in text.split("."):
+            self._member(None, part, f"|{name} attribute", node)
 
     # -- calls and free names --------------------------------------------------------------
 

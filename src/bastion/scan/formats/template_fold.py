@@ -284,7 +284,13 @@ def _apply_filter(
         "capitalize": str.capitalize,
         "title": str.title,
     }
-    if name in text_filters and isinstance(value, str):
+    if name == "trim" and isinstance(value, str) and (args or kwargs):
+        # NOTE: ``trim(chars)`` strips the given characters: 'X__class__'|trim('X').
+        chars = args[0] if args else kwargs.get("chars", UNKNOWN)
+        if chars is None:
+            return value.strip()
+        return value.strip(chars) if isinstance(chars, str) else UNKNOWN
+    if name in text_filters and isinstance(value, str) and not args and not kwargs:
         return text_filters[name](value)
     if name in ("string", "safe"):
         return _text(value)

@@ -98,10 +98,22 @@ GLOBAL_OBJECTS = frozenset(
         "g",
     }
 )
-#: Filters whose ``attribute`` argument (or first argument) is an attribute path.
-ATTRIBUTE_FILTERS = frozenset(
-    {"map", "sort", "groupby", "sum", "unique", "min", "max", "selectattr", "rejectattr"}
-)
+#: Filters whose ``attribute`` argument is an attribute path, with its positional index (Jinja's
+#: signatures: ``groupby(attribute)``, ``sort(reverse, case_sensitive, attribute)``,
+#: ``join(d, attribute)``…); ``map`` takes it by keyword only.
+ATTRIBUTE_POSITIONS: dict[str, int | None] = {
+    "map": None,
+    "sort": 2,
+    "groupby": 0,
+    "sum": 0,
+    "unique": 1,
+    "min": 1,
+    "max": 1,
+    "join": 1,
+    "selectattr": 0,
+    "rejectattr": 0,
+}
+ATTRIBUTE_FILTERS = frozenset(ATTRIBUTE_POSITIONS)
 #: Filters whose first argument is a width or count.
 WIDTH_FILTERS = frozenset({"center", "indent", "truncate", "wordwrap", "batch", "slice"})
 #: Method names that reach Python's ``str.format`` machinery (attribute traversal in fields).

@@ -24,6 +24,7 @@ from bastion.core import Severity, SkipReason
 from bastion.errors import MalformedInputError
 from bastion.rules import Rule
 from bastion.scan.blob import Blob, BytesBlob
+from bastion.scan.formats.keras_rules import OVERSIZED_CONFIG
 from bastion.scan.formats.paths import path_concern
 from bastion.scan.formats.pbtext import parse_text
 from bastion.scan.formats.protowire import (
@@ -334,13 +335,36 @@ def check_meta_graphs(metas: list[MetaGraph], ctx: AnalysisContext, budget: Fiel
 
 
 def _dispatch_user_metadata(meta: MetaGraph, ctx: AnalysisContext) -> None:
-    """Hand Keras layer metadata kept in the object graph to the Keras config checks."""
+    """Hand Keras layer metadata kept in the object graph to the Keras config checks.
+
+    tf-keras revives every Keras object of the graph from this metadata (when the SavedModel
+    has no ``keras_metadata.pb``), so what cannot be checked is reported at high: a Lambda
+    behind ten thousand padding objects, or in one huge entry, is still revived.
+    """
     for index, identifier, raw in meta.user_metadata[:MAX_USER_METADATA]:
         name = f"meta graph {meta.index} object {index} ({identifier or 'user object'}) metadata"
         if len(raw) > ctx.limits.max_json_bytes:
-            ctx.child(name).skip(SkipReason.TOO_LARGE, f"metadata of {len(raw)} bytes")
+            _unchecked_metadata(ctx.child(name), f"metadata of {len(raw)} bytes")
             continue
         ctx.dispatch(BytesBlob(bytes(raw)), name, formats=("keras-json",))
+    extra = len(meta.user_metadata) - MAX_USER_METADATA
+    if extra > 0:
+        _unchecked_metadata(
+            ctx, f"{extra} object-graph metadata entries beyond the first {MAX_USER_METADATA}"
+        )
+
+
+def _unchecked_metadata(ctx: AnalysisContext, what: str) -> None:
+    ctx.report(
+        OVERSIZED_CONFIG.finding(
+            ctx.location(),
+            f"Keras metadata was not checked ({what}); tf-keras revives it when the model is "
+            "loaded, so code in it would go unseen.",
+            evidence=f"unchecked keras metadata: {what}",
+            severity=Severity.HIGH,
+        )
+    )
+    ctx.skip(SkipReason.TOO_LARGE, what)
 
 
 def _malformed(ctx: AnalysisContext, what: str, exc: Exception) -> None:
@@ -357,7 +381,7 @@ class SavedModelAnalyzer(Analyzer):
 
     name = "tensorflow"
     formats = ("tf-savedmodel", "tf-savedmodel-text", "tf-graphdef")
-    rules = TF_RULES
+    rules = (*TF_RULES, OVERSIZED_CONFIG)
 
     def analyze(self, blob: Blob, ctx: AnalysisContext) -> None:
         """Decode the graphs, then check every op."""
