@@ -21,7 +21,7 @@ import h5py
 import pytest
 
 from tests.corpus.protobuf_enc import field_bytes
-from tests.redteam.harness import assert_blocked, scan_sample, scan_tree
+from tests.redteam.harness import assert_blocked, assert_passes, scan_sample, scan_tree
 
 
 def _code(marker_dir: Path) -> str:
@@ -180,3 +180,48 @@ def test_onnx_external_location_escaping_after_a_long_prefix(tmp_path: Path) -> 
     )
     data = helper.make_model(graph).SerializeToString()
     assert_blocked(scan_sample(tmp_path, "model.onnx", data), "BST-ONNX")
+
+
+@pytest.mark.parametrize(
+    ("name", "target"),
+    [
+        ("absolute-etc", "/etc/passwd"),
+        ("absolute-proc", "/proc/self/environ"),
+        ("relative-climb-to-etc", "../" * 40 + "etc/hostname"),
+        ("k8s-service-account", "/var/run/secrets/kubernetes.io/serviceaccount/token"),
+        ("home-ssh-key", "/home/someone/.ssh/id_ed25519"),
+        ("cloud-credentials", "/home/someone/.aws/credentials"),
+        ("endless-device", "/dev/zero"),
+    ],
+)
+def test_external_weights_linked_to_system_or_credential_files(
+    tmp_path: Path, name: str, target: str
+) -> None:
+    """ONNX Runtime, safetensors and PyTorch follow links: a weights file that links to a secret
+    reads it into a tensor (served back by the model, or shipped with it)."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "weights.bin").symlink_to(target)
+    found = assert_blocked(scan_tree(model), "BST-SCN-003")
+    assert any("credential" in f.message for f in found), name
+
+
+def test_links_into_a_blob_store_or_shared_memory_do_not_block(tmp_path: Path) -> None:
+    """Hugging Face snapshots link to ``../../blobs``; people link big weights from other disks
+    and from /dev/shm: reported (the target was not scanned) but not blocking."""
+    blobs = tmp_path / "hub" / "models--acme--tiny" / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / ("a" * 64)).write_bytes(b"{}")
+    snapshot = tmp_path / "hub" / "models--acme--tiny" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").symlink_to(Path("..") / ".." / "blobs" / ("a" * 64))
+    (snapshot / "shm.bin").symlink_to("/dev/shm/weights.bin")
+    data = tmp_path / "datasets" / "big.bin"
+    data.parent.mkdir()
+    data.write_bytes(b"\0" * 16)
+    (snapshot / "big.bin").symlink_to(data)
+    result = scan_tree(snapshot)
+    assert {f.rule_id for f in result.findings} == {"BST-SCN-003"}
+    assert len(result.findings) == 3
+    assert_passes(result)

@@ -31,6 +31,7 @@ from bastion.core import (
     ArtifactKind,
     Finding,
     ScanResult,
+    Severity,
     Skipped,
     SkipReason,
 )
@@ -53,6 +54,7 @@ from bastion.scan.formats.general import (
     SYMLINK_ESCAPE,
     UNREADABLE_FILE,
     UNRECOGNIZED_MODEL,
+    sensitive_link_target,
 )
 from bastion.scan.interface import AnalysisContext, ScanSettings, _Sink
 
@@ -193,6 +195,15 @@ def scan(
     return scan_events(str(root), events, options, registry=registry, progress=progress)
 
 
+def _resolved(root: str, rel: str) -> str:
+    """Where a link below ``root`` ends up ("" when that cannot be worked out)."""
+    try:
+        base = root if os.path.isdir(root) else os.path.dirname(root)
+        return os.path.realpath(os.path.join(base, rel))
+    except (OSError, ValueError):
+        return ""
+
+
 def scan_events(
     root: str,
     events: Iterable[Event],
@@ -217,12 +228,18 @@ def scan_events(
         elif isinstance(event, LinkEscape):
             from bastion.core import Location
 
+            sensitive = sensitive_link_target(event.target, _resolved(root, event.rel))
             pre.findings.append(
                 SYMLINK_ESCAPE.finding(
                     Location(event.rel),
                     f"{event.rel} links to {event.target}, outside the scanned directory; "
-                    "the target was not scanned.",
+                    + (
+                        "a system or credential location that a loader would read as data."
+                        if sensitive
+                        else "the target was not scanned."
+                    ),
                     evidence=event.target,
+                    severity=Severity.HIGH if sensitive else None,
                 )
             )
             pre.skipped.append(

@@ -50,7 +50,9 @@ SYMLINK_ESCAPE = Rule(
     doc="""
     A link inside the scanned tree points outside it. bastion does not follow it (the target was
     not scanned), and whoever loads the directory reads whatever the link points to, for example
-    a file swapped in after the scan.
+    a file swapped in after the scan. A link to a system or credential location (``/etc``,
+    ``/proc``, ``/dev``, ``/run/secrets``, ``.ssh``, ``.aws``, ``.netrc``, …) is reported as
+    ``high``: loaders follow links, so loading the model reads that file into a tensor.
     """,
     remediation="Replace the link with the file it should contain.",
     references=PATH_ESCAPE,
@@ -70,6 +72,61 @@ UNREADABLE_FILE = Rule(
 )
 
 GENERAL_RULES = (UNRECOGNIZED_MODEL, DISGUISED_FORMAT, SYMLINK_ESCAPE, UNREADABLE_FILE)
+
+#: Absolute locations no model file lives in: a link there reads system state or secrets.
+_SENSITIVE_ROOTS = (
+    "/etc",
+    "/proc",
+    "/sys",
+    "/boot",
+    "/dev",
+    "/run/secrets",
+    "/var/run/secrets",
+)
+#: Under a sensitive root, but where people do keep models (shared memory).
+_ORDINARY_ROOTS = ("/dev/shm",)
+#: Path parts that name credentials or shell state wherever they are (home directories; not
+#: ``/root`` itself, the home of most container images, where models and caches live too).
+_SENSITIVE_PARTS = frozenset(
+    {
+        ".ssh",
+        ".aws",
+        ".azure",
+        ".gnupg",
+        ".kube",
+        ".docker",
+        ".netrc",
+        ".git-credentials",
+        ".pgpass",
+        ".bash_history",
+        ".zsh_history",
+        ".npmrc",
+        ".pypirc",
+        ".env",
+    }
+)
+
+
+def sensitive_link_target(target: str, resolved: str) -> bool:
+    """Whether a link's target (as written or resolved) is a system or credential location.
+
+    Loaders follow links, so a model folder whose ``weights.bin`` links to ``/etc/shadow`` or
+    ``~/.ssh/id_rsa`` makes whoever loads it read that file into a tensor. Relative links into a
+    blob store (Hugging Face cache snapshots) and links to other data folders are not this.
+    """
+    for path in (target, resolved):
+        norm = path.replace("\\", "/")
+        if _under(norm, _SENSITIVE_ROOTS) and not _under(norm, _ORDINARY_ROOTS):
+            return True
+        parts = [part for part in norm.split("/") if part]
+        if any(part in _SENSITIVE_PARTS for part in parts):
+            return True
+    return False
+
+
+def _under(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == root or path.startswith(root + "/") for root in roots)
+
 
 #: Extensions of formats that cannot carry code, mapped to the formats their content may have.
 SAFE_FORMAT_EXTENSIONS: dict[str, frozenset[str]] = {
