@@ -356,7 +356,12 @@ def _is_zlib(head: bytes) -> bool:
 
 
 def _is_torch_legacy(head: bytes) -> bool:
-    return head[:2] == b"\x80\x02" and head[2:14] == _TORCH_LEGACY_MAGIC
+    # NOTE: torch.save(..., pickle_protocol=3/4/5) writes the same magic-number pickle first;
+    # from protocol 4 it sits in a FRAME (0x95 and an 8-byte length).
+    if head[:1] != b"\x80" or head[1:2] not in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return False
+    body = head[11:] if head[2:3] == b"\x95" and head[1] >= 4 else head[2:]
+    return body[:12] == _TORCH_LEGACY_MAGIC
 
 
 def _looks_like_pickle(head: bytes, lower: str) -> bool:

@@ -20,6 +20,9 @@ from bastion.scan.formats.pickle.probe import probe_pickle
 from bastion.scan.interface import AnalysisContext, Analyzer
 
 _STORAGE = re.compile(r"(^|/)data/\d+$|(^|/)\.data/serialization_id$")
+#: TorchScript keeps the storages of tensors that ``constants.pkl`` names (frozen modules'
+#: folded weights) under ``constants/``, read as raw bytes like ``data/``.
+_CONSTANT_STORAGE = re.compile(r"(^|/)constants/\d+$")
 _PICKLE_NAMES = (".pkl", ".debug_pkl")
 
 
@@ -60,7 +63,9 @@ class PyTorchZipAnalyzer(Analyzer):
                     lambda b, c: analyze_pickle(b, c, mode=mode, inline_arrays=False),
                 )
                 return "pickle"
-            if _STORAGE.search(entry.name):
+            if _STORAGE.search(entry.name) or (
+                torchscript and _CONSTANT_STORAGE.search(entry.name)
+            ):
                 if _looks_like_pickle(member.head(4096)):
                     parent.nested(
                         entry.name,

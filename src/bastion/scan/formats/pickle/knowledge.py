@@ -78,6 +78,21 @@ _RECONSTRUCTOR_PATTERNS = (
     "_from_*",
     "unpickle*",
 )
+#: Class names whose constructors open what their arguments name: files and streams
+#: (``torch._C.PyTorchFileWriter(path)``, ``pyarrow.lib.CompressedOutputStream(path)``), data
+#: loaders that read a path (``xgboost.DMatrix``, ``catboost.Pool``) and worker pools that run an
+#: ``initializer`` at once (a ``multiprocessing.Pool`` re-exported by a framework module). Model
+#: pickles reference such classes at most; a call of one is never trusted by namespace alone.
+_IO_CLASS_PATTERNS = (
+    "*Writer",
+    "*Reader",
+    "*Stream",
+    "*FileSystem",
+    "*File",
+    "*Pool",
+    "*PoolExecutor",
+    "*DMatrix",
+)
 _DUNDER = re.compile(r"^__\w+__$")
 #: First components of every dangerous name: where an attribute path may enter a module.
 _ALIAS_HEADS = frozenset(
@@ -203,6 +218,15 @@ def judge(
             return Judgement(Verdict.SAFE, "framework", f"{usage.value} from {namespace}")
         if any(fnmatch.fnmatchcase(last, pat) for pat in _RECONSTRUCTOR_PATTERNS):
             return Judgement(Verdict.SAFE, "framework", f"reconstructor in {namespace}")
+        if _is_class_name(last) and any(
+            fnmatch.fnmatchcase(last.lstrip("_"), pat) for pat in _IO_CLASS_PATTERNS
+        ):
+            return Judgement(
+                Verdict.UNKNOWN_CALL,
+                "unreviewed-constructor",
+                f"constructor of a {namespace} file, stream, loader or worker pool class called "
+                "at load time; it opens or runs what its arguments name",
+            )
         if _is_class_name(last) and (trusted is not None or single_literal_arg):
             return Judgement(Verdict.SAFE, "framework", f"class of {namespace} rebuilt")
         if _is_class_name(last):

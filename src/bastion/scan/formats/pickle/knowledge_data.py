@@ -242,6 +242,20 @@ DENIED_SUBTREES: frozenset[str] = _names(
     torch._strobelight torch.fx.passes.regional_inductor torch.cuda.memory torch.xpu.memory
     torch.cuda.gds torch.cuda.profiler torch.mps.profiler torch.profiler torch.autograd.profiler
     """
+) | _names(
+    # sympy evaluates strings (``sympify``): every sympy class or function re-exported or
+    # subclassed here (``torch.utils._sympy.functions.S``, ``FloorDiv``) runs ``eval`` on a str
+    # argument. pyarrow's private Cython modules behind the denied public ones open paths and
+    # connections (``pyarrow._parquet.ParquetWriter``, ``pyarrow._csv.CSVWriter``); XGBoost's
+    # data dispatchers read files and URIs (``xgboost.data._from_uri``).
+    """
+    torch.utils._sympy torch.fx.experimental torch.fx.passes scipy.special._precompute
+    pyarrow._fs pyarrow._parquet pyarrow._parquet_encryption pyarrow._csv pyarrow._json
+    pyarrow._orc pyarrow._feather pyarrow._dataset pyarrow._dataset_parquet
+    pyarrow._dataset_parquet_encryption pyarrow._dataset_orc pyarrow._hdfs pyarrow._s3fs
+    pyarrow._gcsfs pyarrow._azurefs pyarrow._flight pyarrow._substrait pyarrow._cuda
+    xgboost.data
+    """
 )
 
 #: Framework namespaces whose classes and state are what real model pickles contain.
@@ -318,16 +332,42 @@ _STATESPACE_CLASSES = frozenset(
     for precision in "sdcz"
 )
 
+#: PyTorch's named-tuple results (``torch.topk(...)``, ``torch.linalg.svd(...)``): C struct
+#: sequences that pickle as ``type((values...), {})`` and only build a tuple.
+_TORCH_RETURN_TYPES = frozenset(
+    f"torch.return_types.{name}"
+    for name in """
+    _fake_quantize_per_tensor_affine_cachemask_tensor_qparams _fused_moving_avg_obs_fq_helper
+    _linalg_det _linalg_det_out _linalg_eigh _linalg_eigh_out _linalg_slogdet
+    _linalg_slogdet_out _linalg_solve_ex _linalg_solve_ex_out _linalg_svd _linalg_svd_out
+    _lu_with_info _scaled_dot_product_cudnn_attention _scaled_dot_product_efficient_attention
+    _scaled_dot_product_flash_attention _scaled_dot_product_flash_attention_for_cpu
+    _unpack_dual aminmax aminmax_out cummax cummax_out cummin cummin_out frexp frexp_out geqrf
+    geqrf_out histogram histogram_out histogramdd kthvalue kthvalue_out linalg_cholesky_ex
+    linalg_cholesky_ex_out linalg_eig linalg_eig_out linalg_eigh linalg_eigh_out linalg_inv_ex
+    linalg_inv_ex_out linalg_ldl_factor linalg_ldl_factor_ex linalg_ldl_factor_ex_out
+    linalg_ldl_factor_out linalg_lstsq linalg_lstsq_out linalg_lu linalg_lu_factor
+    linalg_lu_factor_ex linalg_lu_factor_ex_out linalg_lu_factor_out linalg_lu_out linalg_qr
+    linalg_qr_out linalg_slogdet linalg_slogdet_out linalg_solve_ex linalg_solve_ex_out
+    linalg_svd linalg_svd_out lu_unpack lu_unpack_out max max_out median median_out min
+    min_out mode mode_out nanmedian nanmedian_out qr qr_out slogdet slogdet_out sort sort_out
+    svd svd_out topk topk_out triangular_solve triangular_solve_out
+    """.split()
+)
+
 #: Reviewed framework callables that are called at load time to rebuild state.
-SAFE_CALLS: frozenset[str] = _STATESPACE_CLASSES | _names(
-    """
+SAFE_CALLS: frozenset[str] = (
+    _STATESPACE_CLASSES
+    | _TORCH_RETURN_TYPES
+    | _names(
+        """
     numpy.core.multiarray._reconstruct numpy._core.multiarray._reconstruct
     numpy.core.multiarray.scalar numpy._core.multiarray.scalar numpy.core.numeric._frombuffer
     numpy._core.numeric._frombuffer numpy.ndarray numpy.dtype numpy.ma.core._mareconstruct
     numpy.core._ufunc_reconstruct numpy._core._ufunc_reconstruct
     numpy.random._pickle.__randomstate_ctor numpy.random._pickle.__generator_ctor
     numpy.random._pickle.__bit_generator_ctor numpy.random._pickle._new_bitgen
-    numpy.core.numeric.array numpy.array
+    numpy.core.numeric.array numpy.array numpy._core._internal._convert_to_stringdtype_kwargs
 
     torch._utils._rebuild_tensor torch._utils._rebuild_tensor_v2 torch._utils._rebuild_tensor_v3
     torch._utils._rebuild_parameter torch._utils._rebuild_parameter_with_state
@@ -346,14 +386,25 @@ SAFE_CALLS: frozenset[str] = _STATESPACE_CLASSES | _names(
     torch.cuda.amp.grad_scaler.GradScaler torch.amp.grad_scaler._refresh_per_optimizer_state
     torch.cuda.amp.grad_scaler._refresh_per_optimizer_state
 
+    torch.distributed.checkpoint.metadata.Metadata
+    torch.distributed.checkpoint.metadata.MetadataIndex
+    torch.distributed.checkpoint.metadata.StorageMeta
+    torch.distributed.checkpoint.metadata.TensorStorageMetadata
+    torch.distributed.checkpoint.metadata.BytesStorageMetadata
+    torch.distributed.checkpoint.metadata.ChunkStorageMetadata
+    torch.distributed.checkpoint.metadata.TensorProperties
+    torch.distributed.checkpoint.metadata._MEM_FORMAT_ENCODING
+    torch.distributed.checkpoint.filesystem._StorageInfo
+
     pandas._libs.internals._unpickle_block pandas.core.indexes.base._new_Index
     pandas._libs.tslibs.timestamps._unpickle_timestamp
     pandas._libs.tslibs.timedeltas._timedelta_unpickle pandas._libs.tslibs.nattype.__nat_unpickle
     pandas.core.internals.blocks.new_block pandas.core.internals.managers.BlockManager
     pandas._libs.sparse.IntIndex pandas._libs.sparse.BlockIndex
     pandas._libs.properties.CachedProperty pandas.core.arrays.categorical.Categorical
-    pandas.core.arrays._mixins._unpickle
+    pandas.core.arrays._mixins._unpickle dateutil.relativedelta.relativedelta
 
+    sklearn.utils.validation.check_array
     sklearn.tree._tree.Tree sklearn.neighbors._binary_tree.newObj sklearn.neighbors._kd_tree.newObj
     sklearn.neighbors._ball_tree.newObj sklearn.metrics._dist_metrics.newObj
     sklearn.metrics._dist_metrics.DistanceMetric scipy.sparse._csr.csr_matrix
@@ -375,12 +426,15 @@ SAFE_CALLS: frozenset[str] = _STATESPACE_CLASSES | _names(
     pyarrow.lib.decimal128 pyarrow.lib.decimal256 pyarrow.lib.binary
     pyarrow.lib.fixed_size_list pyarrow.lib.union pyarrow.lib.array pyarrow.lib.record_batch
     pyarrow.lib.table pyarrow.lib.allocate_buffer pyarrow.lib.KeyValueMetadata
-    pyarrow.lib.month_day_nano_interval
+    pyarrow.lib.month_day_nano_interval pyarrow.lib.decimal32 pyarrow.lib.decimal64
+    pyarrow.lib.run_end_encoded pyarrow.lib.large_list_view pyarrow.lib.json_ pyarrow.lib.uuid
+    pyarrow.lib.bool8 pyarrow.lib.opaque pyarrow.lib.fixed_shape_tensor
 
     dill._dill._create_array dill._dill._load_type dill._dill._create_namedtuple
     dill._dill._get_attr dill._dill._import_module dill._dill._create_dtypemeta
     dill._dill._create_rlock dill._dill._create_lock dill._dill._create_weakref
     """
+    )
 )
 
 #: Allowlisted callables that import ``module.name`` given as string arguments.
