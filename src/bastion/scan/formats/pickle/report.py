@@ -58,7 +58,8 @@ def report(
     mode: Mode,
     blob: Blob,
 ) -> None:
-    reported = _report_globals(obs, ctx, mode)
+    tensor_loads = _verified_tensor_loads(obs, ctx, blob)
+    reported = _report_globals(obs, ctx, mode, tensor_loads=tensor_loads)
     for pos, kind, detail in obs.dynamic:
         ctx.report(
             OBFUSCATED_IMPORT.finding(
@@ -68,13 +69,16 @@ def report(
                 severity=Severity.CRITICAL if kind == "invalid-name" else None,
             )
         )
-    _report_calls(obs, ctx, blob)
+    _report_calls(obs, ctx, blob, tensor_loads)
     for alternative in obs.alternatives:
         # NOTE: only what would run matters here; a plain reading of raw array bytes that
         # merely breaks (or names a module that cannot exist) is no finding.
-        reported |= _report_globals(alternative, ctx, mode, blocking_only=True, skip=reported)
+        loads = _verified_tensor_loads(alternative, ctx, blob)
+        reported |= _report_globals(
+            alternative, ctx, mode, blocking_only=True, skip=reported, tensor_loads=loads
+        )
         for qualname, payload, pos in alternative.nested:
-            _report_nested(ctx, blob, qualname, payload, pos)
+            _report_nested(ctx, blob, qualname, payload, pos, verified=pos in loads)
     _report_stream_shape(obs, runs, followed, ctx, mode)
 
 
@@ -85,6 +89,7 @@ def _report_globals(
     *,
     blocking_only: bool = False,
     skip: frozenset[str] | set[str] = frozenset(),
+    tensor_loads: frozenset[int] = frozenset(),
 ) -> set[str]:
     """Judge every imported name; returns the names reported."""
     settings = ctx.settings
@@ -102,6 +107,8 @@ def _report_globals(
             continue
         usage = _strongest(globs)
         literal_only = all(g.nonliteral_calls == 0 for g in globs)
+        if qualname == TENSOR_FROM_BYTES and _only_verified_calls(obs, globs, tensor_loads):
+            continue
         judgement = judge(
             qualname,
             usage,
@@ -135,7 +142,9 @@ def _could_run(qualname: str, judgement: Judgement) -> bool:
     )
 
 
-def _report_calls(obs: Observations, ctx: AnalysisContext, blob: Blob) -> None:
+def _report_calls(
+    obs: Observations, ctx: AnalysisContext, blob: Blob, tensor_loads: frozenset[int]
+) -> None:
     for pos, detail in obs.dynamic_calls:
         ctx.report(
             OBFUSCATED_IMPORT.finding(
@@ -153,7 +162,7 @@ def _report_calls(obs: Observations, ctx: AnalysisContext, blob: Blob) -> None:
             )
         )
     for qualname, payload, pos in obs.nested:
-        _report_nested(ctx, blob, qualname, payload, pos)
+        _report_nested(ctx, blob, qualname, payload, pos, verified=pos in tensor_loads)
 
 
 #: Top-level packages bastion has profiles for (they exist wherever their models are loaded).
@@ -234,27 +243,89 @@ def _report_global(
     )
 
 
+def _literal_payload(blob: Blob, payload: object) -> Blob | None:
+    if isinstance(payload, bytes | bytearray):
+        return BytesBlob(bytes(payload))
+    if isinstance(payload, BigBytes) and blob.size is not None:
+        return SliceBlob(blob, payload.offset, payload.length)
+    return None
+
+
 def _report_nested(
-    ctx: AnalysisContext, blob: Blob, qualname: str, payload: object, pos: int
+    ctx: AnalysisContext,
+    blob: Blob,
+    qualname: str,
+    payload: object,
+    pos: int,
+    *,
+    verified: bool = False,
 ) -> None:
     member = f"<{qualname}@{pos}>"
-    inner: Blob | None = None
-    if isinstance(payload, bytes | bytearray):
-        inner = BytesBlob(bytes(payload))
-    elif isinstance(payload, BigBytes) and blob.size is not None:
-        inner = SliceBlob(blob, payload.offset, payload.length)
-    analyzed = "analyzed below" if inner is not None else "not a literal, so not analyzable"
+    inner = _literal_payload(blob, payload)
+    if verified:
+        message = (
+            f"{qualname} at offset {pos} rebuilds a tensor from an embedded torch.save file, "
+            "as pickling a tensor writes it; that file is analyzed below."
+        )
+    else:
+        analyzed = "analyzed below" if inner is not None else "not a literal, so not analyzable"
+        message = f"{qualname} at offset {pos} deserializes an embedded payload ({analyzed})."
     ctx.report(
         NESTED_PAYLOAD.finding(
             ctx.location(offset=pos),
-            f"{qualname} at offset {pos} deserializes an embedded payload ({analyzed}).",
+            message,
             evidence=qualname,
+            severity=Severity.LOW if verified else None,
         )
     )
     if inner is not None:
         if qualname == "marshal.loads":
             return  # marshalled code objects: the call itself is the finding
         ctx.dispatch(inner, member)
+
+
+#: What ``Tensor.__reduce__``/``Storage.__reduce__`` write when a tensor is pickled by plain
+#: pickle, joblib, dill or cloudpickle: ``_load_from_bytes(<torch.save bytes>)``.
+TENSOR_FROM_BYTES = "torch.storage._load_from_bytes"
+#: What torch.save writes (legacy stream, zip archive): the only payloads taken as tensors.
+_TORCH_SAVE_FORMATS = frozenset({("pytorch-legacy",), ("pytorch-zip",)})
+
+
+def _verified_tensor_loads(obs: Observations, ctx: AnalysisContext, blob: Blob) -> frozenset[int]:
+    """Offsets of ``_load_from_bytes`` calls whose literal payload is a plain torch.save file.
+
+    The call runs ``torch.load(weights_only=False)`` on the payload, so it is exactly as safe as
+    the payload: the payload is dispatched and analyzed in full (under ``<…@offset>``), and the
+    call itself is then no finding. A payload that is not a literal, not a torch.save file, or
+    that could be read as more than one format keeps the call critical.
+    """
+    from bastion.scan.detect import detect
+
+    verified: set[int] = set()
+    for qualname, payload, pos in obs.nested:
+        if qualname != TENSOR_FROM_BYTES:
+            continue
+        inner = _literal_payload(blob, payload)
+        if inner is None:
+            continue
+        try:
+            formats = detect(inner, "payload", ctx.settings.limits)
+        except Exception:  # NOTE: an undetectable payload simply stays critical
+            continue
+        if formats in _TORCH_SAVE_FORMATS:
+            verified.add(pos)
+    return frozenset(verified)
+
+
+def _only_verified_calls(obs: Observations, globs: list[Glob], verified: frozenset[int]) -> bool:
+    """Every use of the loader is a literal call whose payload was verified."""
+    calls = [pos for qualname, _payload, pos in obs.nested if qualname == TENSOR_FROM_BYTES]
+    return (
+        bool(calls)
+        and all(g.strongest is Usage.CALL and g.nonliteral_calls == 0 for g in globs)
+        and sum(g.total_calls for g in globs) == len(calls)
+        and all(pos in verified for pos in calls)
+    )
 
 
 def _report_stream_shape(
