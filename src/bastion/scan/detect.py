@@ -12,11 +12,15 @@ import posixpath
 import re
 import struct
 import zlib
+from collections.abc import Callable
+from typing import BinaryIO, cast
 
+from bastion.errors import AnalysisLimitError, MalformedInputError
 from bastion.scan.blob import Blob
 from bastion.scan.formats import zipread
 from bastion.scan.formats.data_formats import data_format
 from bastion.scan.formats.keras_knowledge import looks_like_keras_json
+from bastion.scan.formats.pickle.probe import ProbeVerdict
 from bastion.scan.limits import Limits
 
 #: Extensions that name model or serialized-object files; an unknown binary with one is suspicious.
@@ -122,7 +126,7 @@ def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ..
     formats: list[str] = []
     lower = posixpath.basename(name).lower()
 
-    primary = _by_magic(head, lower)
+    primary = _by_magic(head, lower, blob)
     if primary:
         formats.append(primary)
     # NOTE: a magic found past offset 0 (tar at 257, TFLite at 4) does not stop a pickle that
@@ -130,7 +134,7 @@ def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ..
     if (
         (not primary or (primary in _LATE_MAGIC and head[:1] == b"\x80"))
         and not head.startswith(b"PK")
-        and _looks_like_pickle(head, lower)
+        and _looks_like_pickle(head, lower, blob)
     ):
         # NOTE: "PK" decodes as PERSID, which plain unpickling refuses at once: not a pickle.
         formats.append("pytorch-legacy" if _is_torch_legacy(head) else "pickle")
@@ -234,7 +238,7 @@ def text_format(lower: str, head: bytes) -> str | None:
     }.get(ext)
 
 
-def _by_magic(head: bytes, lower: str) -> str | None:
+def _by_magic(head: bytes, lower: str, blob: Blob | None = None) -> str | None:
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return None  # resolved with the directory below, to tell zip flavours apart
     if head.startswith(b"\x93NUMPY"):
@@ -254,7 +258,7 @@ def _by_magic(head: bytes, lower: str) -> str | None:
     if head.startswith(b"\x04\x22\x4d\x18"):
         return "lz4"
     if head.startswith(b"ZF") and (
-        lower.endswith((".pkl", ".joblib", ".z", ".gz", ".jbl")) or _inflates_to_pickle(head)
+        lower.endswith((".pkl", ".joblib", ".z", ".gz", ".jbl")) or _inflates_to_pickle(head, blob)
     ):
         return "joblib-zfile"
     if _is_hdf5(head):
@@ -264,11 +268,12 @@ def _by_magic(head: bytes, lower: str) -> str | None:
     if _is_safetensors(head):
         return "safetensors"
     if head[:1] == b"\x5d" and (
-        head[5:13] == b"\xff" * 8 or lower.endswith((".lzma", ".xz")) or _lzma_pickle(head)
+        head[5:13] == b"\xff" * 8 or lower.endswith((".lzma", ".xz")) or _lzma_pickle(head, blob)
     ):
         return "lzma"  # LZMA "alone" format, as joblib's lzma compression writes it
     if _is_zlib(head) and (
-        lower.endswith((".z", ".zlib", ".joblib", ".pkl", ".jbl")) or _inflates_to_pickle(head)
+        lower.endswith((".z", ".zlib", ".joblib", ".pkl", ".jbl"))
+        or _inflates_to_pickle(head, blob)
     ):
         return "zlib"  # joblib detects zlib by its first byte, whatever the file is called
     if len(head) >= 8 and head[4:8] == b"TFL3":
@@ -289,7 +294,7 @@ def _by_magic(head: bytes, lower: str) -> str | None:
 _LATE_MAGIC = frozenset({"tar", "tflite"})
 
 
-def _inflates_to_pickle(head: bytes) -> bool:
+def _inflates_to_pickle(head: bytes, blob: Blob | None = None) -> bool:
     """A zlib stream (after joblib's ``ZF`` header, if any) whose first bytes are a pickle."""
     start = 0
     if head.startswith(b"ZF"):
@@ -298,10 +303,19 @@ def _inflates_to_pickle(head: bytes) -> bool:
         inflated = zlib.decompressobj().decompress(head[start:], 64)
     except zlib.error:
         return False
-    return _pickle_head(inflated)
+
+    def reopen() -> BinaryIO:
+        from bastion.scan.formats.decoders import zlib_decoder
+
+        assert blob is not None
+        raw = blob.open()
+        raw.read(start)
+        return cast(BinaryIO, zlib_decoder(raw))
+
+    return _pickle_head(inflated, reopen if blob is not None else None)
 
 
-def _lzma_pickle(head: bytes) -> bool:
+def _lzma_pickle(head: bytes, blob: Blob | None = None) -> bool:
     """An LZMA 'alone' stream (joblib's prefix ``5d 00``) whose first bytes are a pickle."""
     import lzma
 
@@ -309,16 +323,29 @@ def _lzma_pickle(head: bytes) -> bool:
         inflated = lzma.LZMADecompressor(lzma.FORMAT_ALONE).decompress(head, 64)
     except lzma.LZMAError:
         return False
-    return _pickle_head(inflated)
+
+    def reopen() -> BinaryIO:
+        from bastion.scan.formats.decoders import lzma_decoder
+
+        assert blob is not None
+        return cast(BinaryIO, lzma_decoder(blob.open()))
+
+    return _pickle_head(inflated, reopen if blob is not None else None)
 
 
-def _pickle_head(data: bytes) -> bool:
+def _pickle_head(data: bytes, reopen: Callable[[], BinaryIO] | None = None) -> bool:
+    """The first decompressed bytes start a pickle; ``reopen`` gives the whole decompressed
+    stream, followed when the bytes at hand end inside the probe (a long literal first)."""
     if len(data) >= 2 and data[0] == 0x80 and 1 <= data[1] <= 5:
         return True
     from bastion.scan.formats.pickle.probe import probe_pickle
 
     verdict = probe_pickle(data)
-    return verdict.complete or verdict.imports_valid_global
+    if verdict.complete or verdict.imports_valid_global:
+        return True
+    if reopen is None or not (verdict.truncated or verdict.exhausted):
+        return False
+    return _deep_probe(reopen)
 
 
 def _is_arrow_stream(head: bytes) -> bool:
@@ -364,7 +391,7 @@ def _is_torch_legacy(head: bytes) -> bool:
     return body[:12] == _TORCH_LEGACY_MAGIC
 
 
-def _looks_like_pickle(head: bytes, lower: str) -> bool:
+def _looks_like_pickle(head: bytes, lower: str, blob: Blob | None = None) -> bool:
     """Protocol 2+ starts with PROTO; protocols 0 and 1 need a structural probe."""
     if len(head) >= 2 and head[0] == 0x80 and 1 <= head[1] <= 5:
         return True
@@ -378,8 +405,44 @@ def _looks_like_pickle(head: bytes, lower: str) -> bool:
         # TUPLE, OBJ, …, STOP at the first "."); a named data or dependency file that imports
         # nothing is the text its name says.
         return not (_is_text(head) and text_format(lower, head) in _STRUCTURED_TEXT)
+    if blob is not None and _pickle_past_the_head(blob, head, verdict):
+        return True
     ext = posixpath.splitext(lower)[1]
     return verdict.plausible and ext in _PICKLE_HINT_EXT and ext != ""
+
+
+#: Opcodes (and bytes of opcodes) the deep probe decodes before it calls a stream a pickle.
+_DEEP_PROBE_OPS = 1 << 16
+_DEEP_PROBE_BYTES = 16 << 20
+
+
+def _pickle_past_the_head(blob: Blob, head: bytes, verdict: ProbeVerdict) -> bool:
+    """Follow opcodes the head window cut off: a literal longer than the head, or padding of
+    valid opcodes longer than the probe, must not hide the imports and the STOP behind it.
+    """
+    cut = verdict.truncated and (blob.size is None or blob.size > len(head))
+    if not (cut or verdict.exhausted):
+        return False
+    return _deep_probe(blob.open)
+
+
+def _deep_probe(reopen: Callable[[], BinaryIO]) -> bool:
+    """``pickle.load`` has no notion of a head: a stream that decodes as opcodes until it
+    imports a validly named global, reaches STOP, or goes on for tens of thousands of opcodes
+    is a pickle."""
+    from bastion.scan.formats.pickle.probe import probe_pickle_stream
+
+    try:
+        stream = reopen()
+    except (OSError, MalformedInputError, AnalysisLimitError):
+        return False
+    try:
+        deep = probe_pickle_stream(stream, _DEEP_PROBE_OPS, _DEEP_PROBE_BYTES)
+    except (OSError, MalformedInputError, AnalysisLimitError):
+        return False
+    finally:
+        stream.close()
+    return deep.complete or deep.imports_valid_global or deep.exhausted
 
 
 def _looks_like_onnx(head: bytes) -> bool:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 import pickletools
 from dataclasses import dataclass
-from typing import cast
+from typing import BinaryIO, cast
 
+from bastion.errors import AnalysisLimitError
 from bastion.scan.formats.pickle.reader import (
     ByteReader,
     InvalidOpcodeError,
@@ -36,6 +37,10 @@ class ProbeVerdict:
     imports_valid_global: bool
     plausible: bool
     ops: int
+    #: The bytes ended inside an opcode (in a head: possibly only where the head was cut).
+    truncated: bool = False
+    #: ``max_ops`` (or the byte bound) was reached without an error: the decoding could go on.
+    exhausted: bool = False
 
 
 def _valid_name(text: str) -> bool:
@@ -44,7 +49,20 @@ def _valid_name(text: str) -> bool:
 
 def probe_pickle(head: bytes, max_ops: int = 256) -> ProbeVerdict:
     """Decode up to ``max_ops`` opcodes of ``head``."""
-    reader = ByteReader(io.BytesIO(head))
+    return _probe(ByteReader(io.BytesIO(head)), max_ops)
+
+
+def probe_pickle_stream(stream: BinaryIO, max_ops: int, max_bytes: int) -> ProbeVerdict:
+    """Decode up to ``max_ops`` opcodes from ``stream``, past any head window.
+
+    Literal arguments are read (or, when large, skipped) like the unpickler consumes them, so a
+    long string before the first import does not hide it; at most ``max_bytes`` of opcodes and
+    inline arguments are parsed.
+    """
+    return _probe(ByteReader(stream, limit=max_bytes, chunk=1 << 16), max_ops)
+
+
+def _probe(reader: ByteReader, max_ops: int) -> ProbeVerdict:
     ops = 0
     imports = False
     try:
@@ -62,6 +80,10 @@ def probe_pickle(head: bytes, max_ops: int = 256) -> ProbeVerdict:
                 imports = True
             if op.name == "STOP":
                 return ProbeVerdict(ops > 1, imports, True, ops)
-    except (InvalidOpcodeError, TruncatedError, ValueError):
+    except TruncatedError:
+        return ProbeVerdict(False, imports, ops >= 3 and imports, ops, truncated=True)
+    except (InvalidOpcodeError, ValueError):
         return ProbeVerdict(False, imports, ops >= 3 and imports, ops)
-    return ProbeVerdict(False, imports, ops >= 8, ops)
+    except AnalysisLimitError:
+        return ProbeVerdict(False, imports, ops >= 8, ops, exhausted=True)
+    return ProbeVerdict(False, imports, ops >= 8, ops, exhausted=ops >= max_ops)
