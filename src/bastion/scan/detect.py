@@ -12,15 +12,18 @@ import posixpath
 import re
 import struct
 import zlib
-from collections.abc import Callable
-from typing import BinaryIO, cast
 
-from bastion.errors import AnalysisLimitError, MalformedInputError
+from bastion.errors import MalformedInputError
 from bastion.scan.blob import Blob
+from bastion.scan.detect_pickle import (
+    inflates_to_pickle,
+    is_torch_legacy,
+    lzma_pickle,
+    pickle_past_the_head,
+)
 from bastion.scan.formats import zipread
 from bastion.scan.formats.data_formats import data_format
 from bastion.scan.formats.keras_knowledge import looks_like_keras_json
-from bastion.scan.formats.pickle.probe import ProbeVerdict
 from bastion.scan.limits import Limits
 
 #: Extensions that name model or serialized-object files; an unknown binary with one is suspicious.
@@ -87,10 +90,8 @@ _PICKLE_HINT_EXT = frozenset(
 )
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-_TORCH_LEGACY_MAGIC = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 _TF_SHARD = re.compile(r"\.data-\d{5}-of-\d{5}$")
 _TF_TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
-_IDENT = re.compile(rb"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 _MEDIA_MAGICS: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image"),
@@ -137,7 +138,7 @@ def detect(blob: Blob, name: str, limits: Limits | None = None) -> tuple[str, ..
         and _looks_like_pickle(head, lower, blob)
     ):
         # NOTE: "PK" decodes as PERSID, which plain unpickling refuses at once: not a pickle.
-        formats.append("pytorch-legacy" if _is_torch_legacy(head) else "pickle")
+        formats.append("pytorch-legacy" if is_torch_legacy(head) else "pickle")
 
     # A zip directory at the end makes the file a zip too, whatever comes first.
     if "zip" not in "".join(formats) and primary not in {"7z", "gguf", "safetensors"}:
@@ -258,7 +259,7 @@ def _by_magic(head: bytes, lower: str, blob: Blob | None = None) -> str | None:
     if head.startswith(b"\x04\x22\x4d\x18"):
         return "lz4"
     if head.startswith(b"ZF") and (
-        lower.endswith((".pkl", ".joblib", ".z", ".gz", ".jbl")) or _inflates_to_pickle(head, blob)
+        lower.endswith((".pkl", ".joblib", ".z", ".gz", ".jbl")) or inflates_to_pickle(head, blob)
     ):
         return "joblib-zfile"
     if _is_hdf5(head):
@@ -268,12 +269,11 @@ def _by_magic(head: bytes, lower: str, blob: Blob | None = None) -> str | None:
     if _is_safetensors(head):
         return "safetensors"
     if head[:1] == b"\x5d" and (
-        head[5:13] == b"\xff" * 8 or lower.endswith((".lzma", ".xz")) or _lzma_pickle(head, blob)
+        head[5:13] == b"\xff" * 8 or lower.endswith((".lzma", ".xz")) or lzma_pickle(head, blob)
     ):
         return "lzma"  # LZMA "alone" format, as joblib's lzma compression writes it
     if _is_zlib(head) and (
-        lower.endswith((".z", ".zlib", ".joblib", ".pkl", ".jbl"))
-        or _inflates_to_pickle(head, blob)
+        lower.endswith((".z", ".zlib", ".joblib", ".pkl", ".jbl")) or inflates_to_pickle(head, blob)
     ):
         return "zlib"  # joblib detects zlib by its first byte, whatever the file is called
     if len(head) >= 8 and head[4:8] == b"TFL3":
@@ -292,60 +292,6 @@ def _by_magic(head: bytes, lower: str, blob: Blob | None = None) -> str | None:
 
 #: Formats recognized by a magic that is not at offset 0, so a pickle can start the file.
 _LATE_MAGIC = frozenset({"tar", "tflite"})
-
-
-def _inflates_to_pickle(head: bytes, blob: Blob | None = None) -> bool:
-    """A zlib stream (after joblib's ``ZF`` header, if any) whose first bytes are a pickle."""
-    start = 0
-    if head.startswith(b"ZF"):
-        start = 22 if head[21:22] == b" " else 21  # joblib's fixed-width header
-    try:
-        inflated = zlib.decompressobj().decompress(head[start:], 64)
-    except zlib.error:
-        return False
-
-    def reopen() -> BinaryIO:
-        from bastion.scan.formats.decoders import zlib_decoder
-
-        assert blob is not None
-        raw = blob.open()
-        raw.read(start)
-        return cast(BinaryIO, zlib_decoder(raw))
-
-    return _pickle_head(inflated, reopen if blob is not None else None)
-
-
-def _lzma_pickle(head: bytes, blob: Blob | None = None) -> bool:
-    """An LZMA 'alone' stream (joblib's prefix ``5d 00``) whose first bytes are a pickle."""
-    import lzma
-
-    try:
-        inflated = lzma.LZMADecompressor(lzma.FORMAT_ALONE).decompress(head, 64)
-    except lzma.LZMAError:
-        return False
-
-    def reopen() -> BinaryIO:
-        from bastion.scan.formats.decoders import lzma_decoder
-
-        assert blob is not None
-        return cast(BinaryIO, lzma_decoder(blob.open()))
-
-    return _pickle_head(inflated, reopen if blob is not None else None)
-
-
-def _pickle_head(data: bytes, reopen: Callable[[], BinaryIO] | None = None) -> bool:
-    """The first decompressed bytes start a pickle; ``reopen`` gives the whole decompressed
-    stream, followed when the bytes at hand end inside the probe (a long literal first)."""
-    if len(data) >= 2 and data[0] == 0x80 and 1 <= data[1] <= 5:
-        return True
-    from bastion.scan.formats.pickle.probe import probe_pickle
-
-    verdict = probe_pickle(data)
-    if verdict.complete or verdict.imports_valid_global:
-        return True
-    if reopen is None or not (verdict.truncated or verdict.exhausted):
-        return False
-    return _deep_probe(reopen)
 
 
 def _is_arrow_stream(head: bytes) -> bool:
@@ -382,15 +328,6 @@ def _is_zlib(head: bytes) -> bool:
     return True
 
 
-def _is_torch_legacy(head: bytes) -> bool:
-    # NOTE: torch.save(..., pickle_protocol=3/4/5) writes the same magic-number pickle first;
-    # from protocol 4 it sits in a FRAME (0x95 and an 8-byte length).
-    if head[:1] != b"\x80" or head[1:2] not in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return False
-    body = head[11:] if head[2:3] == b"\x95" and head[1] >= 4 else head[2:]
-    return body[:12] == _TORCH_LEGACY_MAGIC
-
-
 def _looks_like_pickle(head: bytes, lower: str, blob: Blob | None = None) -> bool:
     """Protocol 2+ starts with PROTO; protocols 0 and 1 need a structural probe."""
     if len(head) >= 2 and head[0] == 0x80 and 1 <= head[1] <= 5:
@@ -405,44 +342,10 @@ def _looks_like_pickle(head: bytes, lower: str, blob: Blob | None = None) -> boo
         # TUPLE, OBJ, …, STOP at the first "."); a named data or dependency file that imports
         # nothing is the text its name says.
         return not (_is_text(head) and text_format(lower, head) in _STRUCTURED_TEXT)
-    if blob is not None and _pickle_past_the_head(blob, head, verdict):
+    if blob is not None and pickle_past_the_head(blob, head, verdict):
         return True
     ext = posixpath.splitext(lower)[1]
     return verdict.plausible and ext in _PICKLE_HINT_EXT and ext != ""
-
-
-#: Opcodes (and bytes of opcodes) the deep probe decodes before it calls a stream a pickle.
-_DEEP_PROBE_OPS = 1 << 16
-_DEEP_PROBE_BYTES = 16 << 20
-
-
-def _pickle_past_the_head(blob: Blob, head: bytes, verdict: ProbeVerdict) -> bool:
-    """Follow opcodes the head window cut off: a literal longer than the head, or padding of
-    valid opcodes longer than the probe, must not hide the imports and the STOP behind it.
-    """
-    cut = verdict.truncated and (blob.size is None or blob.size > len(head))
-    if not (cut or verdict.exhausted):
-        return False
-    return _deep_probe(blob.open)
-
-
-def _deep_probe(reopen: Callable[[], BinaryIO]) -> bool:
-    """``pickle.load`` has no notion of a head: a stream that decodes as opcodes until it
-    imports a validly named global, reaches STOP, or goes on for tens of thousands of opcodes
-    is a pickle."""
-    from bastion.scan.formats.pickle.probe import probe_pickle_stream
-
-    try:
-        stream = reopen()
-    except (OSError, MalformedInputError, AnalysisLimitError):
-        return False
-    try:
-        deep = probe_pickle_stream(stream, _DEEP_PROBE_OPS, _DEEP_PROBE_BYTES)
-    except (OSError, MalformedInputError, AnalysisLimitError):
-        return False
-    finally:
-        stream.close()
-    return deep.complete or deep.imports_valid_global or deep.exhausted
 
 
 def _looks_like_onnx(head: bytes) -> bool:
@@ -461,7 +364,6 @@ def _is_tf_table(blob: Blob) -> bool:
 
 def _looks_like_graphdef(head: bytes) -> bool:
     """A frozen TensorFlow GraphDef: ``node`` (1) first, a NodeDef opening with name then op."""
-    from bastion.errors import MalformedInputError
     from bastion.scan.formats.protowire import decode_varint, is_plausible_message
 
     if len(head) < 6 or head[0] != 0x0A or not is_plausible_message(head):
@@ -504,8 +406,3 @@ def zip_flavor(blob: Blob, limits: Limits) -> str:
     if "constants.pkl" in base:
         return "pytorch-zip"
     return "zip"
-
-
-def is_valid_global_name(raw: bytes) -> bool:
-    """A dotted Python identifier, as GLOBAL/INST operands are in real pickles."""
-    return bool(_IDENT.match(raw))
