@@ -211,80 +211,58 @@ def _sub(ctx: typer.Context, **values: object) -> _Options:
     return base.merged(_Options(**values))  # type: ignore[arg-type]
 
 
-@app.command("robustness")
-@handle_errors
-def robustness_command(
-    ctx: typer.Context,
-    config: ConfigOpt = None,
-    fmt: FormatOpt = None,
-    output: OutputOpt = None,
-    report_dir: ReportDirOpt = None,
-    target: TargetOpt = None,
-    fail_on: FailOnOpt = None,
-    seed: SeedOpt = None,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
-    save: SaveOption = None,
-    store: StoreOption = None,
-) -> None:
-    """Evasion: FGSM, PGD, APGD-CE (white-box) and Square, RayS (query-only) at each ε."""
-    _run(
-        _sub(
-            ctx,
-            config=config,
-            fmt=fmt,
-            output=output,
-            report_dir=report_dir,
-            targets=target,
-            fail_on=fail_on,
-            seed=seed,
-            device=device,
-            quiet=quiet,
-            verbose=verbose,
-            save=save,
-            store=store,
-        ),
-        ("robustness",),
-    )
+def _checks_command(name: str, checks: tuple[str, ...], doc: str) -> None:
+    """Register ``bastion assess NAME``: the shared options, running ``checks``."""
+
+    def command(
+        ctx: typer.Context,
+        config: ConfigOpt = None,
+        fmt: FormatOpt = None,
+        output: OutputOpt = None,
+        report_dir: ReportDirOpt = None,
+        target: TargetOpt = None,
+        fail_on: FailOnOpt = None,
+        seed: SeedOpt = None,
+        device: DeviceOpt = None,
+        quiet: QuietOpt = False,
+        verbose: VerboseOpt = False,
+        save: SaveOption = None,
+        store: StoreOption = None,
+    ) -> None:
+        _run(
+            _sub(
+                ctx,
+                config=config,
+                fmt=fmt,
+                output=output,
+                report_dir=report_dir,
+                targets=target,
+                fail_on=fail_on,
+                seed=seed,
+                device=device,
+                quiet=quiet,
+                verbose=verbose,
+                save=save,
+                store=store,
+            ),
+            checks,
+        )
+
+    command.__doc__ = doc
+    command.__name__ = f"{name}_command"
+    app.command(name)(handle_errors(command))
 
 
-@app.command("privacy")
-@handle_errors
-def privacy_command(
-    ctx: typer.Context,
-    config: ConfigOpt = None,
-    fmt: FormatOpt = None,
-    output: OutputOpt = None,
-    report_dir: ReportDirOpt = None,
-    target: TargetOpt = None,
-    fail_on: FailOnOpt = None,
-    seed: SeedOpt = None,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
-    save: SaveOption = None,
-    store: StoreOption = None,
-) -> None:
-    """Membership inference (loss, confidence, classifier, LiRA) and model inversion."""
-    _run(
-        _sub(
-            ctx,
-            config=config,
-            fmt=fmt,
-            output=output,
-            report_dir=report_dir,
-            targets=target,
-            fail_on=fail_on,
-            seed=seed,
-            device=device,
-            quiet=quiet,
-            verbose=verbose,
-            save=save,
-            store=store,
-        ),
-        ("privacy",),
-    )
+_checks_command(
+    "robustness",
+    ("robustness",),
+    "Evasion: FGSM, PGD, APGD-CE (white-box) and Square, RayS (query-only) at each ε.",
+)
+_checks_command(
+    "privacy",
+    ("privacy",),
+    "Membership inference (loss, confidence, classifier, LiRA) and model inversion.",
+)
 
 
 @app.command("data")
@@ -328,39 +306,8 @@ def data_command(
     )
 
 
-@app.command("all")
-@handle_errors
-def all_command(
-    ctx: typer.Context,
-    config: ConfigOpt = None,
-    fmt: FormatOpt = None,
-    output: OutputOpt = None,
-    report_dir: ReportDirOpt = None,
-    target: TargetOpt = None,
-    fail_on: FailOnOpt = None,
-    seed: SeedOpt = None,
-    device: DeviceOpt = None,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
-    save: SaveOption = None,
-    store: StoreOption = None,
-) -> None:
-    """Robustness, privacy and data checks, whatever the policy lists."""
-    _run(
-        _sub(
-            ctx,
-            config=config,
-            fmt=fmt,
-            output=output,
-            report_dir=report_dir,
-            targets=target,
-            fail_on=fail_on,
-            seed=seed,
-            device=device,
-            quiet=quiet,
-            verbose=verbose,
-            save=save,
-            store=store,
-        ),
-        ("robustness", "privacy", "data"),
-    )
+_checks_command(
+    "all",
+    ("robustness", "privacy", "data"),
+    "Robustness, privacy and data checks, whatever the policy lists.",
+)
