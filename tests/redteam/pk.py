@@ -7,98 +7,63 @@ only create a marker file under the test's temporary directory.
 
 from __future__ import annotations
 
-import struct
+from tests.formats.pickle.asm import (
+    APPEND,
+    BUILD,
+    EMPTY_DICT,
+    EMPTY_LIST,
+    EMPTY_TUPLE,
+    MARK,
+    MEMOIZE,
+    NEWOBJ,
+    NEWOBJ_EX,
+    NONE,
+    POP,
+    REDUCE,
+    SETITEM,
+    STOP,
+    TUPLE,
+    TUPLE1,
+    TUPLE2,
+    TUPLE3,
+    frame,
+    get,
+    glob,
+    i,
+    proto,
+    put,
+    s0,
+    u,
+)
+from tests.formats.pickle.asm import b as bb
+from tests.formats.pickle.asm import stack_global as sg
 
-MARK = b"("
-STOP = b"."
-POP = b"0"
 POP_MARK = b"1"
 DUP = b"2"
-NONE = b"N"
 TRUE = b"\x88"
 FALSE = b"\x89"
-TUPLE = b"t"
-TUPLE1 = b"\x85"
-TUPLE2 = b"\x86"
-TUPLE3 = b"\x87"
-EMPTY_TUPLE = b")"
-EMPTY_DICT = b"}"
-EMPTY_LIST = b"]"
 LIST = b"l"
 DICT = b"d"
-REDUCE = b"R"
-BUILD = b"b"
-NEWOBJ = b"\x81"
-NEWOBJ_EX = b"\x92"
 OBJ = b"o"
-SETITEM = b"s"
 SETITEMS = b"u"
-APPEND = b"a"
 APPENDS = b"e"
-MEMOIZE = b"\x94"
 STACK_GLOBAL = b"\x93"
 BINPERSID = b"Q"
 NEXT_BUFFER = b"\x97"
 
-
-def proto(n: int) -> bytes:
-    """PROTO n."""
-    return b"\x80" + bytes([n])
-
-
-def frame(body: bytes) -> bytes:
-    """FRAME around ``body``."""
-    return b"\x95" + struct.pack("<Q", len(body)) + body
-
-
-def glob(module: str, name: str) -> bytes:
-    """GLOBAL module name (dotted names resolve attribute by attribute from protocol 4)."""
-    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+__all__ = [
+    "APPEND", "APPENDS", "BINPERSID", "BUILD", "DICT", "DUP", "EMPTY_DICT", "EMPTY_LIST",
+    "EMPTY_TUPLE", "FALSE", "LIST", "MARK", "MEMOIZE", "NEWOBJ", "NEWOBJ_EX", "NEXT_BUFFER",
+    "NONE", "OBJ", "POP", "POP_MARK", "REDUCE", "SETITEM", "SETITEMS", "STACK_GLOBAL", "STOP",
+    "TRUE", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "bb", "call", "dict_of", "ext1", "frame",
+    "get", "glob", "i", "inst", "ndarray_u8", "proto", "put", "s0", "sg", "system_call", "tup",
+    "u", "wrap",
+]  # fmt: skip
 
 
 def inst(module: str, name: str) -> bytes:
     """INST module name (the arguments since the last MARK are passed to the class)."""
     return b"i" + module.encode() + b"\n" + name.encode() + b"\n"
-
-
-def u(text: str) -> bytes:
-    """A unicode string (SHORT_BINUNICODE or BINUNICODE)."""
-    raw = text.encode("utf-8", "surrogateescape")
-    if len(raw) < 256:
-        return b"\x8c" + bytes([len(raw)]) + raw
-    return b"X" + struct.pack("<I", len(raw)) + raw
-
-
-def s0(text: str) -> bytes:
-    """A protocol-0 STRING with Python escapes."""
-    return b"S" + repr(text).encode() + b"\n"
-
-
-def bb(data: bytes) -> bytes:
-    """A bytes literal (SHORT_BINBYTES or BINBYTES)."""
-    if len(data) < 256:
-        return b"C" + bytes([len(data)]) + data
-    return b"B" + struct.pack("<I", len(data)) + data
-
-
-def i(n: int) -> bytes:
-    """An int (BININT)."""
-    return b"J" + struct.pack("<i", n)
-
-
-def sg(module: str, name: str) -> bytes:
-    """STACK_GLOBAL with literal names."""
-    return u(module) + u(name) + STACK_GLOBAL
-
-
-def put(n: int) -> bytes:
-    """BINPUT n."""
-    return b"q" + bytes([n])
-
-
-def get(n: int) -> bytes:
-    """BINGET n."""
-    return b"h" + bytes([n])
 
 
 def ext1(code: int) -> bytes:

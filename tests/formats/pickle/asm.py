@@ -25,8 +25,8 @@ def glob(module: str, name: str) -> bytes:
 
 
 def u(text: str) -> bytes:
-    """SHORT_BINUNICODE / BINUNICODE."""
-    raw = text.encode()
+    """SHORT_BINUNICODE / BINUNICODE (lone surrogates kept, as the unpickler reads them)."""
+    raw = text.encode("utf-8", "surrogateescape")
     if len(raw) < 256:
         return b"\x8c" + bytes([len(raw)]) + raw
     return b"X" + struct.pack("<I", len(raw)) + raw
