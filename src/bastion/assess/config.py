@@ -34,6 +34,7 @@ Example ``bastion.toml``::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,6 +84,18 @@ def _check_severity(value: str | None) -> str | None:
     if value is not None:
         Severity.parse(value)
     return value
+
+
+def _known_names(what: str, known: Sequence[str]) -> Callable[[list[str]], list[str]]:
+    """A validator refusing names outside ``known`` (attacks, methods), listing both."""
+
+    def check(value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in known]
+        if unknown:
+            raise ValueError(f"unknown {what}(s) {unknown}; known: {list(known)}")
+        return value
+
+    return check
 
 
 class _DataModel(_Strict):
@@ -175,14 +188,9 @@ class _RobustnessModel(_Strict):
 
     _sev = field_validator("severity")(_check_severity)
 
-    @field_validator("attacks")
-    @classmethod
-    def _known_attacks(cls, value: list[str]) -> list[str]:
-        known = (*WHITEBOX_ATTACKS, *BLACKBOX_ATTACKS)
-        unknown = [a for a in value if a not in known]
-        if unknown:
-            raise ValueError(f"unknown attack(s) {unknown}; known: {list(known)}")
-        return value
+    _known = field_validator("attacks")(
+        _known_names("attack", (*WHITEBOX_ATTACKS, *BLACKBOX_ATTACKS))
+    )
 
     @field_validator("epsilons", "l2_epsilons")
     @classmethod
@@ -210,13 +218,7 @@ class _PrivacyModel(_Strict):
 
     _sev = field_validator("severity")(_check_severity)
 
-    @field_validator("attacks")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = [a for a in value if a not in PRIVACY_ATTACKS]
-        if unknown:
-            raise ValueError(f"unknown attack(s) {unknown}; known: {list(PRIVACY_ATTACKS)}")
-        return value
+    _known = field_validator("attacks")(_known_names("attack", tuple(PRIVACY_ATTACKS)))
 
 
 class _PoisoningModel(_Strict):
@@ -235,13 +237,7 @@ class _PoisoningModel(_Strict):
 
     _sev = field_validator("severity")(_check_severity)
 
-    @field_validator("methods")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = [m for m in value if m not in POISON_METHODS]
-        if unknown:
-            raise ValueError(f"unknown method(s) {unknown}; known: {list(POISON_METHODS)}")
-        return value
+    _known = field_validator("methods")(_known_names("method", tuple(POISON_METHODS)))
 
 
 class _AssessModel(_Strict):
